@@ -1,0 +1,52 @@
+"""
+gunicorn settings for the visits service, each overridable from the environment.
+
+WEB_BIND (default 127.0.0.1:8080; the image sets 0.0.0.0:8080), WEB_CONCURRENCY
+(workers, gunicorn's own convention), WEB_THREADS, WEB_TIMEOUT,
+WEB_GRACEFUL_TIMEOUT.
+"""
+
+import logging
+import os
+import secrets
+
+wsgi_app = "visits_project.wsgi:application"
+bind = [os.environ.get("WEB_BIND", "127.0.0.1:8080")]
+
+# Threads let one worker overlap the waits on PostgreSQL and Redis; several
+# workers use both cores. The local-memory cache lives inside one process, so
+# without Redis a single worker keeps the visit counter whole.
+_uses_redis = bool(os.environ.get("CACHE_HOST", "").strip())
+workers = int(os.environ.get("WEB_CONCURRENCY", "3" if _uses_redis else "1"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "4"))
+
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+# On SIGTERM, workers finish the requests in flight within this many seconds.
+graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "20"))
+keepalive = 5
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("WEB_LOG_LEVEL", "info")
+# The runtime control socket is not used, and in a container $HOME may not be writable.
+control_socket_disable = True
+# Workers' heartbeat files in memory, not on a container's overlay disk.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def on_starting(server) -> None:
+    """Share one secret key among all workers when the environment sets none."""
+    log = logging.getLogger("gunicorn.error")
+    if not os.environ.get("DJANGO_SECRET_KEY", "").strip():
+        os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
+        log.warning(
+            "DJANGO_SECRET_KEY is not set; generated one for this run, so sessions and "
+            "admin logins will not survive a restart."
+        )
+    if not _uses_redis and server.cfg.workers > 1:
+        log.warning(
+            "CACHE_HOST is not set, so each of the %d workers counts visits in its own "
+            "memory; set CACHE_HOST or WEB_CONCURRENCY=1.",
+            server.cfg.workers,
+        )

@@ -1,0 +1,68 @@
+"""
+Fixtures shared by the suite. Every test talks to the real PostgreSQL and Redis
+named by the environment (`make test` sets them); the suite refuses to run on
+the embedded stand-ins, and touches only the Redis keys under its own prefix.
+"""
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.core.management import call_command
+from django.db import connection
+
+from tests.servers import GunicornServer, free_port
+
+TEST_KEY_PREFIX = "visits-test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    if engine != "django.db.backends.postgresql" or "RedisCache" not in str(
+        settings.CACHES["default"]["BACKEND"]
+    ):
+        pytest.exit(
+            "The tests need a real PostgreSQL and Redis: run `make test`, or set DB_HOST "
+            "and CACHE_HOST (see README.md).",
+            returncode=2,
+        )
+    if prefix != TEST_KEY_PREFIX:
+        pytest.exit(
+            f"CACHE_KEY_PREFIX is {prefix!r}; the tests only run with {TEST_KEY_PREFIX!r}, "
+            "so that they never touch a real counter: run `make test`.",
+            returncode=2,
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static(django_db_blocker) -> None:
+    """Templates name hashed static files, which exist once collectstatic has run."""
+    call_command("collectstatic", "--noinput", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_counter():
+    """Each test starts with no visit counted, deleting only the suite's own keys."""
+    cache.delete_pattern("*")
+    yield
+    cache.delete_pattern("*")
+
+
+@pytest.fixture
+def gunicorn(transactional_db, tmp_path):
+    """Starts real gunicorn servers on the test database; stops them afterwards."""
+    started: list[GunicornServer] = []
+
+    def start(**environment: str) -> GunicornServer:
+        server = GunicornServer(
+            port=free_port(),
+            log_path=tmp_path / f"gunicorn-{len(started)}.log",
+            environment={"DB_NAME": connection.settings_dict["NAME"], **environment},
+        )
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,37 @@
+import os
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the superuser named by DJANGO_SUPERUSER_USERNAME, or reset its password "
+        "(DJANGO_SUPERUSER_PASSWORD) and e-mail (DJANGO_SUPERUSER_EMAIL). Safe to run on "
+        "every start; does nothing when DJANGO_SUPERUSER_USERNAME is unset."
+    )
+
+    def handle(self, *args, **options) -> None:
+        username = os.environ.get("DJANGO_SUPERUSER_USERNAME", "").strip()
+        if not username:
+            self.stdout.write("DJANGO_SUPERUSER_USERNAME is not set; no superuser to ensure.")
+            return
+        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD", "")
+        if not password:
+            raise CommandError(
+                f"DJANGO_SUPERUSER_PASSWORD is empty; set it to give {username!r} a password."
+            )
+        email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "").strip()
+
+        user_model = get_user_model()
+        user, created = user_model._default_manager.get_or_create(
+            **{user_model.USERNAME_FIELD: username}
+        )
+        user.email = email
+        user.is_staff = True
+        user.is_superuser = True
+        user.is_active = True
+        user.set_password(password)
+        user.save()
+        verb = "Created" if created else "Updated"
+        self.stdout.write(self.style.SUCCESS(f"{verb} superuser {username!r}."))

@@ -1,0 +1,52 @@
+"""Recording a page view and reading the two numbers the page shows."""
+
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+
+from visits import visit_counter
+from visits.models import Access
+
+
+@dataclass(frozen=True)
+class Tally:
+    accesses: int
+    visits: int | None  # None while the cache holding the counter is unreachable
+    database_engine: str
+    cache_engine: str
+
+
+def record_access(*, client_address: str | None, user_agent: str) -> Tally:
+    """
+    Store one Access, then count one visit.
+
+    The counter moves only after the row is committed, so a failed insert never
+    counts a visit; a cache outage leaves the row stored and the visit uncounted.
+    """
+    with transaction.atomic():
+        Access.objects.create(client_address=client_address, user_agent=user_agent)
+        accesses = Access.objects.count()
+    try:
+        visits = visit_counter.increment()
+    except visit_counter.CounterUnavailable:
+        visits = None
+    return _tally(accesses, visits)
+
+
+def current_tally() -> Tally:
+    """The numbers as they stand, recording nothing."""
+    accesses = Access.objects.count()
+    try:
+        visits = visit_counter.current()
+    except visit_counter.CounterUnavailable:
+        visits = None
+    return _tally(accesses, visits)
+
+
+def _tally(accesses: int, visits: int | None) -> Tally:
+    return Tally(
+        accesses=accesses,
+        visits=visits,
+        database_engine=connection.display_name,
+        cache_engine=visit_counter.engine_name(),
+    )

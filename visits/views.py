@@ -1,0 +1,57 @@
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+from django.views.decorators.vary import vary_on_headers
+
+from visits import health, responses, wording
+from visits.request_details import client_address, user_agent
+from visits.tally import current_tally, record_access
+
+
+# Exempt from CSRF so that a POST gets its honest 405 rather than a 403; the
+# view changes nothing on any method but GET.
+@csrf_exempt
+@require_safe
+@never_cache
+@vary_on_headers("Accept")
+def index(request: HttpRequest) -> HttpResponse:
+    """Count this page view (GET only; HEAD just reads) and answer with both numbers."""
+    media_type = responses.preferred_type(request)
+    if media_type is None:
+        return responses.error_response(
+            request, wording.not_acceptable(), HTTPStatus.NOT_ACCEPTABLE
+        )
+    if request.method == "HEAD":
+        tally = current_tally()
+    else:
+        tally = record_access(
+            client_address=client_address(request), user_agent=user_agent(request)
+        )
+    return responses.tally_response(request, tally, media_type)
+
+
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers; no dependency is touched."""
+    return JsonResponse({"status": "alive"})
+
+
+@require_safe
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: PostgreSQL and Redis (or their embedded stand-ins) both answer."""
+    database = health.database_state()
+    cache = health.cache_state()
+    ready = database.up and cache.up
+    return JsonResponse(
+        {
+            "status": "ready" if ready else "unavailable",
+            "database": database.as_dict(),
+            "cache": cache.as_dict(),
+        },
+        status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+    )

@@ -1,0 +1,53 @@
+"""
+The visit counter, kept in the cache framework's default cache.
+
+With Redis the counter is one key incremented by a single INCRBY, which is
+atomic across every worker and never expires. The local-memory fallback is
+atomic within the one process that holds it.
+"""
+
+import logging
+
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.utils.translation import gettext as _
+from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
+
+COUNTER_KEY = "visit-counter"
+
+logger = logging.getLogger(__name__)
+
+
+class CounterUnavailable(Exception):
+    """The cache that holds the counter could not be reached."""
+
+
+def increment() -> int:
+    """Add one visit and return the counter's new value."""
+    cache = caches[DEFAULT_CACHE_ALIAS]
+    try:
+        if isinstance(cache, RedisCache):
+            # One round trip that creates the key without expiry when missing:
+            # the framework's default 300-second timeout must never apply.
+            return cache.incr(COUNTER_KEY, ignore_key_check=True)
+        cache.add(COUNTER_KEY, 0, timeout=None)
+        return cache.incr(COUNTER_KEY)
+    except ConnectionInterrupted as error:
+        logger.warning("Visit not counted: the cache is unreachable (%s).", error.__cause__)
+        raise CounterUnavailable from error
+
+
+def current() -> int:
+    """The counter's value without changing it (0 before the first visit)."""
+    try:
+        return int(caches[DEFAULT_CACHE_ALIAS].get(COUNTER_KEY, 0))
+    except ConnectionInterrupted as error:
+        logger.warning("Visit counter unreadable: the cache is unreachable (%s).", error.__cause__)
+        raise CounterUnavailable from error
+
+
+def engine_name() -> str:
+    """The name of the cache product holding the counter, as shown to people."""
+    if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
+        return "Redis"
+    return _("Local memory")

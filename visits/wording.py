@@ -1,0 +1,69 @@
+"""Every sentence the service says, in the active language."""
+
+from django.utils.translation import gettext, ngettext, npgettext
+
+from visits.tally import Tally
+
+
+def count_sentence(tally: Tally) -> str:
+    """
+    The exercise's sentence. Its pt-BR form is a contract that scripts compare
+    byte for byte, "1 registros" included, so the catalog gives both plural
+    forms the same wording there.
+    """
+    records = ngettext(
+        "%(engine)s database has %(count)d record.",
+        "%(engine)s database has %(count)d records.",
+        tally.accesses,
+    ) % {"engine": tally.database_engine, "count": tally.accesses}
+    return f"{records} {_visits_clause(tally, contract=True)}"
+
+
+def page_sentence(tally: Tally) -> str:
+    """The same sentence for people reading the HTML page, plurals worded properly."""
+    records = npgettext(
+        "page",
+        "%(engine)s database has %(count)d record.",
+        "%(engine)s database has %(count)d records.",
+        tally.accesses,
+    ) % {"engine": tally.database_engine, "count": tally.accesses}
+    return f"{records} {_visits_clause(tally, contract=False)}"
+
+
+def _visits_clause(tally: Tally, *, contract: bool) -> str:
+    if tally.visits is None:
+        return counter_unavailable(tally.cache_engine)
+    if contract:
+        clause = ngettext(
+            "%(engine)s counts %(count)d visit.",
+            "%(engine)s counts %(count)d visits.",
+            tally.visits,
+        )
+    else:
+        clause = npgettext(
+            "page",
+            "%(engine)s counts %(count)d visit.",
+            "%(engine)s counts %(count)d visits.",
+            tally.visits,
+        )
+    return clause % {"engine": tally.cache_engine, "count": tally.visits}
+
+
+def counter_unavailable(cache_engine: str) -> str:
+    return gettext(
+        "The %(engine)s visit counter is unavailable right now, "
+        "so this visit was recorded but not counted."
+    ) % {"engine": cache_engine}
+
+
+def database_unavailable(database_engine: str) -> str:
+    return gettext(
+        "The %(engine)s database is unavailable right now; please try again in a few moments."
+    ) % {"engine": database_engine}
+
+
+def not_acceptable() -> str:
+    return gettext(
+        "This page is available as text/plain, text/html or application/json; "
+        "ask for one of them in the Accept header."
+    )

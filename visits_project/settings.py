@@ -1,0 +1,181 @@
+"""
+Settings for the visits project.
+
+Every value comes from the environment (see .env.example) with a safe default.
+The exercise's variable names (DB_HOST, DB_NAME, DB_USER, DB_PASS, CACHE_HOST)
+are a public interface; extras use the DJANGO_, DB_ and CACHE_ prefixes.
+"""
+
+from pathlib import Path
+
+from django.core.management.utils import get_random_secret_key
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from visits_project.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Without a key, sessions and admin logins do not survive a restart; the
+# visits.W001 check says so. gunicorn.conf.py shares one key among workers.
+SECRET_KEY_FROM_ENVIRONMENT = bool(env_str("DJANGO_SECRET_KEY"))
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or get_random_secret_key()
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# How many reverse proxies stand in front of the app; their X-Forwarded-For
+# entries are trusted to name the client. 0 trusts none (the socket's address).
+TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "visits",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "visits.middleware.DatabaseUnavailableMiddleware",
+]
+
+ROOT_URLCONF = "visits_project.urls"
+WSGI_APPLICATION = "visits_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# PostgreSQL when DB_HOST names a server; otherwise an embedded SQLite file, so
+# the app runs on a machine with neither service.
+if env_str("DB_HOST"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": env_str("DB_HOST"),
+            "PORT": env_int("DB_PORT", 5432, minimum=1),
+            "NAME": env_str("DB_NAME", "visits"),
+            "USER": env_str("DB_USER", "postgres"),
+            "PASSWORD": env_str("DB_PASS"),
+            # Persistent connections save a connection per request; the health
+            # check replaces one that broke while PostgreSQL was away.
+            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 600),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)},
+        }
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env_str("DB_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
+            # IMMEDIATE takes the write lock up front, so concurrent requests
+            # wait for it instead of failing with "database is locked".
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL;",
+            },
+        }
+    }
+
+# Redis when CACHE_HOST names a server; otherwise the local-memory cache, whose
+# counter lives inside one process (gunicorn.conf.py then runs one worker).
+if env_str("CACHE_HOST"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": (
+                f"redis://{env_str('CACHE_HOST')}:{env_int('CACHE_PORT', 6379, minimum=1)}"
+                f"/{env_int('CACHE_DB', 0)}"
+            ),
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "visits"),
+            "OPTIONS": {
+                "PASSWORD": env_str("CACHE_PASS") or None,
+                "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
+                "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
+                # Never resend a command: an INCR whose reply was lost would
+                # count one visit twice.
+                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "visits",
+        }
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "pt-br"
+LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+USE_I18N = True
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "America/Sao_Paulo")
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_str("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Behind TLS (directly or through a proxy gunicorn trusts), DJANGO_HTTPS=true
+# makes cookies secure and redirects plain HTTP; the probes stay reachable.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+}

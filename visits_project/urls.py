@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import path
+
+from visits import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
