@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
-from tests.servers import GunicornServer, free_port
+from tests.servers import GunicornServer, PrivatePostgres, PrivateRedis, free_port
 
 TEST_KEY_PREFIX = "visits-test"
 
@@ -49,15 +49,15 @@ def fresh_counter():
 
 
 @pytest.fixture
-def gunicorn(transactional_db, tmp_path):
-    """Starts real gunicorn servers on the test database; stops them afterwards."""
+def start_gunicorn(tmp_path):
+    """Starts real gunicorn servers with extra environment; stops them afterwards."""
     started: list[GunicornServer] = []
 
     def start(**environment: str) -> GunicornServer:
         server = GunicornServer(
             port=free_port(),
             log_path=tmp_path / f"gunicorn-{len(started)}.log",
-            environment={"DB_NAME": connection.settings_dict["NAME"], **environment},
+            environment=environment,
         )
         started.append(server)
         server.start()
@@ -66,3 +66,29 @@ def gunicorn(transactional_db, tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def gunicorn(transactional_db, start_gunicorn):
+    """Starts gunicorn on the test database, whose rows the test then sees committed."""
+
+    def start(**environment: str) -> GunicornServer:
+        return start_gunicorn(DB_NAME=connection.settings_dict["NAME"], **environment)
+
+    return start
+
+
+@pytest.fixture
+def private_redis():
+    redis = PrivateRedis()
+    redis.start()
+    yield redis
+    redis.remove()
+
+
+@pytest.fixture
+def private_postgres():
+    postgres = PrivatePostgres()
+    postgres.start()
+    yield postgres
+    postgres.remove()

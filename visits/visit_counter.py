@@ -12,10 +12,15 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.utils.translation import gettext as _
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
 
 COUNTER_KEY = "visit-counter"
 
 logger = logging.getLogger(__name__)
+
+# django-redis re-raises the client's own error; ConnectionInterrupted covers
+# versions that wrap it, OSError a socket timeout that escaped both.
+_UNREACHABLE = (RedisError, ConnectionInterrupted, OSError)
 
 
 class CounterUnavailable(Exception):
@@ -32,8 +37,8 @@ def increment() -> int:
             return cache.incr(COUNTER_KEY, ignore_key_check=True)
         cache.add(COUNTER_KEY, 0, timeout=None)
         return cache.incr(COUNTER_KEY)
-    except ConnectionInterrupted as error:
-        logger.warning("Visit not counted: the cache is unreachable (%s).", error.__cause__)
+    except _UNREACHABLE as error:
+        logger.warning("Visit not counted: the cache is unreachable (%s).", error)
         raise CounterUnavailable from error
 
 
@@ -41,8 +46,8 @@ def current() -> int:
     """The counter's value without changing it (0 before the first visit)."""
     try:
         return int(caches[DEFAULT_CACHE_ALIAS].get(COUNTER_KEY, 0))
-    except ConnectionInterrupted as error:
-        logger.warning("Visit counter unreadable: the cache is unreachable (%s).", error.__cause__)
+    except _UNREACHABLE as error:
+        logger.warning("Visit counter unreadable: the cache is unreachable (%s).", error)
         raise CounterUnavailable from error
 
 

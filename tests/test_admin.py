@@ -1,0 +1,101 @@
+import datetime
+from http import HTTPStatus
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from visits.models import Access
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:visits_access_changelist")
+
+
+@pytest.fixture
+def accesses():
+    old = Access.objects.create(client_address="192.0.2.10", user_agent="Mozilla/5.0 Firefox")
+    Access.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=40))
+    new = Access.objects.create(client_address="198.51.100.20", user_agent="curl/8.5.0")
+    return old, new
+
+
+def listed(response) -> list[int]:
+    return [access.pk for access in response.context["cl"].result_list]
+
+
+def test_admin_changelist_lists_newest_first(admin_client, accesses):
+    old, new = accesses
+
+    response = admin_client.get(CHANGELIST)
+
+    assert response.status_code == HTTPStatus.OK
+    assert listed(response) == [new.pk, old.pk]
+
+
+def test_admin_changelist_search_by_user_agent_and_address(admin_client, accesses):
+    old, new = accesses
+
+    by_agent = admin_client.get(CHANGELIST, {"q": "curl"})
+    by_address = admin_client.get(CHANGELIST, {"q": "192.0.2.10"})
+
+    assert listed(by_agent) == [new.pk]
+    assert listed(by_address) == [old.pk]
+
+
+def test_admin_changelist_date_filter_past_7_days(admin_client, accesses):
+    _, new = accesses
+    # The bounds the admin's "Past 7 days" link carries: local midnights, with offset.
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    since = today - datetime.timedelta(days=7)
+    until = today + datetime.timedelta(days=1)
+
+    response = admin_client.get(
+        CHANGELIST, {"created_at__gte": str(since), "created_at__lt": str(until)}
+    )
+
+    assert listed(response) == [new.pk]
+
+
+def test_admin_changelist_date_hierarchy_by_year(admin_client, accesses):
+    _, new = accesses
+
+    response = admin_client.get(CHANGELIST, {"created_at__year": timezone.localdate().year})
+
+    assert new.pk in listed(response)
+
+
+def test_admin_access_detail_opens_read_only(admin_client, accesses):
+    _, new = accesses
+
+    response = admin_client.get(reverse("admin:visits_access_change", args=[new.pk]))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "curl/8.5.0" in response.content.decode()
+    assert response.context["has_change_permission"] is False
+
+
+def test_admin_cannot_add_or_edit_accesses(admin_client, accesses):
+    _, new = accesses
+
+    add = admin_client.get(reverse("admin:visits_access_add"))
+    edit = admin_client.post(
+        reverse("admin:visits_access_change", args=[new.pk]), {"user_agent": "forged"}
+    )
+
+    assert add.status_code == HTTPStatus.FORBIDDEN
+    assert edit.status_code == HTTPStatus.FORBIDDEN
+    assert Access.objects.get(pk=new.pk).user_agent == "curl/8.5.0"
+
+
+def test_admin_anonymous_user_is_redirected_to_login(client):
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == f"{reverse('admin:login')}?next={CHANGELIST}"
+
+
+def test_admin_site_header_names_the_project(admin_client):
+    response = admin_client.get(reverse("admin:index"), headers={"Accept-Language": "en"})
+
+    assert "Visits administration" in response.content.decode()

@@ -1,0 +1,49 @@
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import CommandError, call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_ensure_superuser_creates_then_updates_password(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "first-Secret-1")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "ops@example.com")
+    call_command("ensure_superuser")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "second-Secret-2")
+
+    call_command("ensure_superuser")
+
+    user = get_user_model().objects.get()
+    assert (user.username, user.email, user.is_staff, user.is_superuser) == (
+        "operator",
+        "ops@example.com",
+        True,
+        True,
+    )
+    assert authenticate(username="operator", password="first-Secret-1") is None
+    assert authenticate(username="operator", password="second-Secret-2") == user
+
+
+def test_ensure_superuser_without_username_does_nothing(monkeypatch, capsys):
+    monkeypatch.delenv("DJANGO_SUPERUSER_USERNAME", raising=False)
+
+    call_command("ensure_superuser")
+
+    assert get_user_model().objects.count() == 0
+    assert capsys.readouterr().out == (
+        "DJANGO_SUPERUSER_USERNAME is not set; no superuser to ensure.\n"
+    )
+
+
+def test_ensure_superuser_without_password_fails_with_fix(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+
+    with pytest.raises(CommandError) as error:
+        call_command("ensure_superuser")
+
+    assert str(error.value) == (
+        "DJANGO_SUPERUSER_PASSWORD is empty; set it to give 'operator' a password."
+    )
+    assert get_user_model().objects.count() == 0

@@ -1,0 +1,88 @@
+"""The project served by real gunicorn, as the container runs it."""
+
+import re
+import socket
+import threading
+import time
+
+import psycopg
+from django.db import connection
+
+from visits.models import Access
+
+
+def raw_request(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_gunicorn_non_utf8_header_bytes_are_stored_not_a_500(gunicorn):
+    server = gunicorn()
+
+    reply = raw_request(
+        server.port,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: caf\xc3\xa9 \xff\xfe\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert reply.endswith(b"Banco PostgreSQL tem 1 registros. Redis conta 1 visitas.")
+    assert Access.objects.get().user_agent == "café \ufffd\ufffd"
+
+
+def test_gunicorn_head_sends_headers_only_and_counts_nothing(gunicorn):
+    server = gunicorn()
+
+    reply = raw_request(
+        server.port, b"HEAD / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert reply.endswith(b"\r\n\r\n")
+    assert Access.objects.count() == 0
+
+
+def test_gunicorn_serves_admin_static_files_with_debug_off(gunicorn):
+    server = gunicorn(DJANGO_DEBUG="false")
+
+    login = server.get("/admin/login/")
+    stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login.body)
+
+    assert login.status == 200
+    assert stylesheet is not None
+    css = server.get(stylesheet.group(1))
+    assert css.status == 200
+    assert css.headers["content-type"].startswith("text/css")
+    assert "max-age=315360000" in css.headers["cache-control"]
+
+
+def test_gunicorn_sigterm_finishes_request_in_flight(gunicorn):
+    server = gunicorn(WEB_CONCURRENCY="1", WEB_THREADS="1")
+    replies = []
+    # Hold the table so the request waits inside the worker while SIGTERM arrives.
+    with psycopg.connect(
+        host=connection.settings_dict["HOST"],
+        port=connection.settings_dict["PORT"],
+        user=connection.settings_dict["USER"],
+        password=connection.settings_dict["PASSWORD"],
+        dbname=connection.settings_dict["NAME"],
+    ) as blocker:
+        blocker.execute("LOCK TABLE visits_access IN EXCLUSIVE MODE")
+        request = threading.Thread(target=lambda: replies.append(server.get("/")))
+        request.start()
+        time.sleep(1)
+        server.process.terminate()
+        time.sleep(1)
+        assert server.process.poll() is None
+    request.join(timeout=30)
+    exit_status = server.process.wait(timeout=30)
+
+    assert [(reply.status, reply.body) for reply in replies] == [
+        (200, "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas.")
+    ]
+    assert exit_status == 0
+    assert Access.objects.count() == 1
