@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.servers import PROJECT_ROOT
 
 STRONG_KEY = "k3y-for-tests-only-" + "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -25,24 +27,23 @@ def check_ids(output: str) -> list[str]:
     return sorted(set(re.findall(r"^\?: \(([\w.]+)\) ", output, flags=re.MULTILINE)))
 
 
-def test_settings_boolean_other_than_yes_or_no_stops_start_up_naming_variable():
-    result = manage("check", DJANGO_DEBUG="maybe")
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        (
+            "DJANGO_DEBUG",
+            "maybe",
+            "is not a boolean; set it to one of 0, 1, false, no, off, on, true, yes, or unset it.",
+        ),
+        ("DB_PORT", "five", "is not a whole number of at least 1; correct it or unset it."),
+        ("CACHE_TIMEOUT", "-1", "is not a positive number of seconds; correct it or unset it."),
+    ],
+)
+def test_settings_malformed_value_stops_start_up_naming_variable(variable, value, problem):
+    result = manage("check", **{variable: value})
 
     assert result.returncode == 1
-    assert result.stderr == (
-        "Configuration error: DJANGO_DEBUG='maybe' is not a boolean; set it to one of "
-        "0, 1, false, no, off, on, true, yes, or unset it.\n"
-    )
-
-
-def test_settings_port_that_is_not_a_number_stops_start_up_naming_variable():
-    result = manage("check", DB_PORT="five")
-
-    assert result.returncode == 1
-    assert result.stderr == (
-        "Configuration error: DB_PORT='five' is not a whole number of at least 1; "
-        "correct it or unset it.\n"
-    )
+    assert result.stderr == f"Configuration error: {variable}={value!r} {problem}\n"
 
 
 def test_settings_without_secret_key_warn_that_sessions_will_not_survive():

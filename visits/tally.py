@@ -26,21 +26,12 @@ def record_access(*, client_address: str | None, user_agent: str) -> Tally:
     with transaction.atomic():
         Access.objects.create(client_address=client_address, user_agent=user_agent)
         accesses = Access.objects.count()
-    try:
-        visits = visit_counter.increment()
-    except visit_counter.CounterUnavailable:
-        visits = None
-    return _tally(accesses, visits)
+    return _tally(accesses, visit_counter.increment())
 
 
 def current_tally() -> Tally:
     """The numbers as they stand, recording nothing."""
-    accesses = Access.objects.count()
-    try:
-        visits = visit_counter.current()
-    except visit_counter.CounterUnavailable:
-        visits = None
-    return _tally(accesses, visits)
+    return _tally(Access.objects.count(), visit_counter.current())
 
 
 def _tally(accesses: int, visits: int | None) -> Tally:

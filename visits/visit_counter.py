@@ -23,12 +23,8 @@ logger = logging.getLogger(__name__)
 _UNREACHABLE = (RedisError, ConnectionInterrupted, OSError)
 
 
-class CounterUnavailable(Exception):
-    """The cache that holds the counter could not be reached."""
-
-
-def increment() -> int:
-    """Add one visit and return the counter's new value."""
+def increment() -> int | None:
+    """Add one visit and return the counter's new value; None if the cache is unreachable."""
     cache = caches[DEFAULT_CACHE_ALIAS]
     try:
         if isinstance(cache, RedisCache):
@@ -39,16 +35,16 @@ def increment() -> int:
         return cache.incr(COUNTER_KEY)
     except _UNREACHABLE as error:
         logger.warning("Visit not counted: the cache is unreachable (%s).", error)
-        raise CounterUnavailable from error
+        return None
 
 
-def current() -> int:
-    """The counter's value without changing it (0 before the first visit)."""
+def current() -> int | None:
+    """The counter's value, unchanged (0 before the first visit); None if unreachable."""
     try:
         return int(caches[DEFAULT_CACHE_ALIAS].get(COUNTER_KEY, 0))
     except _UNREACHABLE as error:
         logger.warning("Visit counter unreadable: the cache is unreachable (%s).", error)
-        raise CounterUnavailable from error
+        return None
 
 
 def engine_name() -> str:
