@@ -13,7 +13,8 @@ TEST_DB_PASS ?=
 TEST_CACHE_HOST ?= 127.0.0.1
 TEST_CACHE_PORT ?= 6379
 
-SHELL_SCRIPTS := .ci/run $(wildcard docker/*)
+SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/stack.sh \
+    tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
 .PHONY: run test lint clean
 
@@ -35,7 +36,8 @@ run: $(VENV)/.runtime-installed
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/shellcheck $(SHELL_SCRIPTS)
+	$(BIN)/shellcheck --external-sources $(SHELL_SCRIPTS)
+	$(BIN)/hadolint Dockerfile tests/stack/standins/*/Dockerfile
 
 test: lint
 	env DB_HOST=$(TEST_DB_HOST) DB_PORT=$(TEST_DB_PORT) DB_USER=$(TEST_DB_USER) \

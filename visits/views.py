@@ -1,3 +1,4 @@
+import logging
 from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -9,6 +10,8 @@ from django.views.decorators.vary import vary_on_headers
 from visits import health, responses, wording
 from visits.request_details import client_address, user_agent
 from visits.tally import current_tally, record_access
+
+logger = logging.getLogger(__name__)
 
 
 # Exempt from CSRF so that a POST gets its honest 405 rather than a 403; the
@@ -46,6 +49,9 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: PostgreSQL and Redis (or their embedded stand-ins) both answer."""
     database = health.database_state()
     cache = health.cache_state()
+    for state in (database, cache):
+        if not state.up:
+            logger.warning("Not ready: %s does not answer (%s).", state.engine, state.problem)
     ready = database.up and cache.up
     return JsonResponse(
         {

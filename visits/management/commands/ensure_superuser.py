@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # migrate runs them, once, before serving
     help = (
         "Create the superuser named by DJANGO_SUPERUSER_USERNAME, or reset its password "
         "(DJANGO_SUPERUSER_PASSWORD) and e-mail (DJANGO_SUPERUSER_EMAIL). Safe to run on "

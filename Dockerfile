@@ -1,0 +1,39 @@
+# The web container: Django under gunicorn, waiting for its database and cache.
+# Build: docker build -t desafio3-web .
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH \
+    WEB_BIND=0.0.0.0:8080 \
+    DJANGO_STATIC_ROOT=/app/staticfiles \
+    DB_SQLITE_PATH=/app/data/db.sqlite3
+
+# Dependencies first, in a layer of their own: code changes do not reinstall them.
+COPY requirements.txt /tmp/requirements.txt
+RUN python -m venv /opt/venv \
+    && pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+WORKDIR /app
+COPY manage.py gunicorn.conf.py ./
+COPY visits_project ./visits_project
+COPY visits ./visits
+COPY docker/entrypoint docker/healthcheck.py ./docker/
+
+# Static files are collected at build time; WhiteNoise serves them. The key
+# only satisfies Django's settings for this one command. The service runs as a
+# user that can write nothing but /app/data (the SQLite file, without DB_HOST).
+RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0 \
+    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app \
+       --shell /usr/sbin/nologin visits \
+    && install --directory --owner visits /app/data
+
+# Numeric, so that runtimes can verify it is not root without reading /etc/passwd.
+USER 10001:10001
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "/app/docker/healthcheck.py"]
+ENTRYPOINT ["/app/docker/entrypoint"]
+CMD ["gunicorn", "--config", "gunicorn.conf.py"]

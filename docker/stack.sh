@@ -1,0 +1,60 @@
+# shellcheck shell=bash disable=SC2034  # the names are used by the scripts that source this
+# Names and helpers shared by docker/up and docker/down; sourced, not run.
+
+: "${VISITS_PREFIX:=visits}"
+readonly NETWORK="$VISITS_PREFIX-net"
+readonly DB="$VISITS_PREFIX-db" CACHE="$VISITS_PREFIX-cache" WEB="$VISITS_PREFIX-web"
+readonly PGDATA_VOLUME="$VISITS_PREFIX-pgdata" REDISDATA_VOLUME="$VISITS_PREFIX-redisdata"
+# Everything the scripts create carries this label; they remove nothing without it.
+readonly LABEL="org.visits.stack=$VISITS_PREFIX"
+readonly DB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-db.env"
+readonly WEB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-web.env"
+
+# Prints a command, then runs it.
+run() {
+  printf "+"
+  printf " %q" "$@"
+  printf "\n"
+  "$@"
+}
+
+# Usage: fail MESSAGE [CONTAINER]; shows the container's last log lines.
+fail() {
+  echo "error: $1" >&2
+  if [[ -n "${2:-}" ]]; then
+    echo "Last log lines of $2:" >&2
+    docker logs --tail 30 "$2" >&2 || true
+  fi
+  exit 1
+}
+
+# Usage: step DESCRIPTION COMMAND...; a failure names the step.
+step() {
+  local description=$1
+  shift
+  "$@" || fail "could not $description"
+}
+
+# Prints running, exited, created… or missing.
+container_state() {
+  local state
+  if state=$(docker inspect --format '{{.State.Status}}' "$1" 2>/dev/null); then
+    echo "$state"
+  else
+    echo missing
+  fi
+}
+
+# Stops when a container of ours by name was not made by these scripts.
+refuse_foreign_containers() {
+  local name owner
+  for name in "$DB" "$CACHE" "$WEB"; do
+    if [[ "$(container_state "$name")" == missing ]]; then
+      continue
+    fi
+    owner=$(docker inspect --format '{{index .Config.Labels "org.visits.stack"}}' "$name")
+    if [[ "$owner" != "$VISITS_PREFIX" ]]; then
+      fail "a container named $name exists that docker/up did not create; remove or rename it, or choose other names with VISITS_PREFIX=..."
+    fi
+  done
+}

@@ -1,0 +1,25 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection
+
+# Any constant shared by every instance of the service; "visits" in ASCII.
+MIGRATION_LOCK_ID = 0x766973697473
+
+
+class Command(BaseCommand):
+    help = (
+        "Apply migrations while holding a PostgreSQL advisory lock, so that several web "
+        "containers starting at once against an empty database apply them exactly once."
+    )
+
+    def handle(self, *args, **options) -> None:
+        if connection.vendor != "postgresql":
+            call_command("migrate", interactive=False, verbosity=options["verbosity"])
+            return
+        with connection.cursor() as cursor:
+            # Session-level lock: the others wait here, then find nothing left to apply.
+            cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
+            try:
+                call_command("migrate", interactive=False, verbosity=options["verbosity"])
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])

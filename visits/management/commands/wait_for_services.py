@@ -1,0 +1,51 @@
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from visits import health
+
+RETRY_SECONDS = 1
+
+
+class Command(BaseCommand):
+    requires_system_checks = []  # migrate runs them, once, before serving
+    help = (
+        "Wait until the database answers a query and the cache answers PING, or fail after "
+        "--timeout seconds naming the address and the variables to fix."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--timeout", type=float, default=60.0)
+
+    def handle(self, *args, timeout: float, **options) -> None:
+        deadline = time.monotonic() + timeout
+        self._wait(health.database_state, deadline, timeout, self._database_hint())
+        self._wait(health.cache_state, deadline, timeout, self._cache_hint())
+
+    def _wait(self, probe, deadline: float, timeout: float, hint: str) -> None:
+        while True:
+            state = probe()
+            if state.up:
+                self.stdout.write(f"{state.engine} is up.")
+                return
+            if time.monotonic() >= deadline:
+                raise CommandError(
+                    f"{state.engine} did not answer within {timeout:g} seconds ({state.problem}); "
+                    f"{hint}"
+                )
+            time.sleep(RETRY_SECONDS)
+
+    @staticmethod
+    def _database_hint() -> str:
+        database = settings.DATABASES["default"]
+        return (
+            f"check that it runs at {database.get('HOST')}:{database.get('PORT')} "
+            "as DB_HOST and DB_PORT say, and that DB_NAME, DB_USER and DB_PASS match it."
+        )
+
+    @staticmethod
+    def _cache_hint() -> str:
+        location = settings.CACHES["default"].get("LOCATION", "")
+        address = location.removeprefix("redis://").rsplit("/", 1)[0]
+        return f"check that it runs at {address} as CACHE_HOST and CACHE_PORT say."
