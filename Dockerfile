@@ -26,7 +26,8 @@ COPY docker/entrypoint docker/healthcheck.py ./docker/
 # only satisfies Django's settings for this one command. The service runs as a
 # user that can write nothing but /app/data (the SQLite file, without DB_HOST).
 RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0 \
-    && useradd --system --uid 10001 --user-group --no-create-home --home-dir /app \
+    && groupadd --system --gid 10001 visits \
+    && useradd --system --uid 10001 --gid visits --no-create-home --home-dir /app \
        --shell /usr/sbin/nologin visits \
     && install --directory --owner visits /app/data
 

@@ -16,7 +16,7 @@ TEST_CACHE_PORT ?= 6379
 SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/stack.sh \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
-.PHONY: run test lint clean
+.PHONY: run test test-stack lint clean
 
 $(VENV)/.runtime-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: lint
 	    CACHE_HOST=$(TEST_CACHE_HOST) CACHE_PORT=$(TEST_CACHE_PORT) CACHE_DB=0 \
 	    CACHE_KEY_PREFIX=visits-test DJANGO_SECRET_KEY=test-only-not-secret \
 	    $(BIN)/pytest $(PYTEST_ARGS)
+
+# The container suite: real Docker (started for the run if none is), stand-in base
+# images where no registry answers. See tests/stack/run.
+test-stack: $(VENV)/.dev-installed
+	PYTEST=$(BIN)/pytest tests/stack/run $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

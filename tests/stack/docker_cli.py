@@ -1,0 +1,97 @@
+"""The docker command line and the repository's stack scripts, driven from tests."""
+
+import json
+import os
+import subprocess
+import time
+
+from tests.servers import PROJECT_ROOT, Reply, fetch
+
+LABEL_KEY = "org.visits.stack"
+
+
+def docker(*arguments: str, check: bool = True, timeout: float = 600, cwd=None) -> str:
+    result = subprocess.run(
+        ["docker", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"docker {' '.join(arguments)} exited {result.returncode}:\n"
+            f"{result.stdout}{result.stderr}"
+        )
+    return result.stdout.strip()
+
+
+def inspect(name: str, kind: str = "container") -> dict | None:
+    output = docker(kind, "inspect", name, check=False)
+    return json.loads(output)[0] if output.startswith("[") and output != "[]" else None
+
+
+def labelled(kind: str, prefix: str) -> list[str]:
+    """Names of the containers, networks or volumes carrying the stack label PREFIX."""
+    listing = {
+        "container": ["ps", "--all", "--format", "{{.Names}}"],
+        "network": ["network", "ls", "--format", "{{.Name}}"],
+        "volume": ["volume", "ls", "--format", "{{.Name}}"],
+    }[kind]
+    output = docker(*listing, "--filter", f"label={LABEL_KEY}={prefix}")
+    return sorted(output.split())
+
+
+def health(name: str) -> str:
+    return docker("inspect", "--format", "{{.State.Health.Status}}", name, check=False)
+
+
+def wait_healthy(*names: str, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    for name in names:
+        while health(name) != "healthy":
+            if time.monotonic() > deadline:
+                logs = docker("logs", "--tail", "40", name, check=False)
+                raise AssertionError(f"{name} is {health(name)!r}, not healthy:\n{logs}")
+            time.sleep(0.5)
+
+
+class Stack:
+    """One visits stack run by docker/up and docker/down under its own prefix."""
+
+    def __init__(self, prefix: str, port: int):
+        self.prefix = prefix
+        self.port = port
+        self.db, self.cache, self.web = (f"{prefix}-{role}" for role in ("db", "cache", "web"))
+        self.image = f"{prefix}-web"
+        self.env_files = [
+            PROJECT_ROOT / "docker" / f"{prefix}-{role}.env" for role in ("db", "web")
+        ]
+
+    def script(self, name: str, *arguments: str) -> str:
+        result = subprocess.run(
+            [PROJECT_ROOT / "docker" / name, *arguments],
+            env={
+                **os.environ,
+                "VISITS_PREFIX": self.prefix,
+                "VISITS_PORT": str(self.port),
+                "VISITS_WEB_IMAGE": self.image,
+            },
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, f"docker/{name} {' '.join(arguments)} failed:\n{output}"
+        return output
+
+    def up(self) -> str:
+        return self.script("up")
+
+    def down(self, *, volumes: bool = False) -> str:
+        return self.script("down", *(["--volumes"] if volumes else []))
+
+    def get(self, path: str = "/", **kwargs) -> Reply:
+        return fetch(self.port, path, **kwargs)

@@ -1,0 +1,164 @@
+"""docker/up and docker/down, and the stack surviving what happens to containers."""
+
+import re
+import stat
+import threading
+import time
+
+from tests.stack.docker_cli import docker, inspect, labelled, wait_healthy
+
+COUNTED = re.compile(r"Banco PostgreSQL tem (\d+) registros\. Redis conta (\d+) visitas\.")
+CACHE_DOWN = (
+    "Banco PostgreSQL tem {n} registros. O contador de visitas do Redis está indisponível "
+    "no momento, então esta visita foi registrada, mas não contada."
+)
+
+
+def counts(stack) -> tuple[int, int]:
+    """Records one visit and returns the (accesses, visits) the page showed for it."""
+    reply = stack.get("/")
+    assert reply.status == 200, reply.body
+    match = COUNTED.fullmatch(reply.body)
+    assert match, reply.body
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_up_from_nothing_serves_one_then_two(stack):
+    stack.down(volumes=True)
+
+    output = stack.up()
+
+    assert f"+ docker network create --label org.visits.stack={stack.prefix}" in output
+    assert f"The visits stack is up: http://127.0.0.1:{stack.port}/" in output
+    assert stack.get("/").body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
+    assert stack.get("/").body == "Banco PostgreSQL tem 2 registros. Redis conta 2 visitas."
+    assert [stat.S_IMODE(path.stat().st_mode) for path in stack.env_files] == [0o600, 0o600]
+
+
+def test_up_again_replaces_web_and_keeps_data(stack):
+    accesses, visits = counts(stack)
+    db_id, web_id = inspect(stack.db)["Id"], inspect(stack.web)["Id"]
+
+    stack.up()
+
+    assert counts(stack) == (accesses + 1, visits + 1)
+    assert inspect(stack.db)["Id"] == db_id
+    assert inspect(stack.web)["Id"] != web_id
+
+
+def test_db_and_cache_recreated_on_their_volumes_keep_counting(stack):
+    accesses, visits = counts(stack)
+    docker("stop", stack.db, stack.cache)
+    docker("rm", stack.db, stack.cache)
+
+    stack.up()
+
+    assert counts(stack) == (accesses + 1, visits + 1)
+
+
+def test_cache_stopped_records_access_then_counting_resumes(stack):
+    accesses, visits = counts(stack)
+
+    docker("stop", stack.cache)
+    outage = stack.get("/")
+    docker("start", stack.cache)
+    replies = [stack.get("/")]
+    while not COUNTED.fullmatch(replies[-1].body) and len(replies) < 100:
+        time.sleep(0.2)
+        replies.append(stack.get("/"))
+
+    assert (outage.status, outage.body) == (200, CACHE_DOWN.format(n=accesses + 1))
+    assert [reply.status for reply in replies] == [200] * len(replies)
+    assert [reply.body for reply in replies[:-1]] == [
+        CACHE_DOWN.format(n=accesses + 2 + index) for index in range(len(replies) - 1)
+    ]
+    assert replies[-1].body == (
+        f"Banco PostgreSQL tem {accesses + 1 + len(replies)} registros. "
+        f"Redis conta {visits + 1} visitas."
+    )
+
+
+def test_db_restart_answers_503_at_worst_and_recovers_without_restarting_web(stack):
+    accesses, visits = counts(stack)
+    web_started = inspect(stack.web)["State"]["StartedAt"]
+    db_started = inspect(stack.db)["State"]["StartedAt"]
+    replies = []
+    restarting = threading.Thread(target=docker, args=("restart", stack.db))
+
+    restarting.start()
+    while restarting.is_alive():
+        replies.append(stack.get("/"))
+        time.sleep(0.05)
+    restarting.join()
+    wait_healthy(stack.db)
+    replies.append(stack.get("/"))
+    while replies[-1].status != 200 and len(replies) < 1000:
+        time.sleep(0.2)
+        replies.append(stack.get("/"))
+
+    served = sum(reply.status == 200 for reply in replies)
+    assert {reply.status for reply in replies} <= {200, 503}
+    assert inspect(stack.db)["State"]["StartedAt"] != db_started
+    assert replies[-1].body == (
+        f"Banco PostgreSQL tem {accesses + served} registros. "
+        f"Redis conta {visits + served} visitas."
+    )
+    assert inspect(stack.web)["State"]["StartedAt"] == web_started
+    assert inspect(stack.web)["RestartCount"] == 0
+
+
+def test_stop_web_finishes_request_in_flight_within_stop_timeout(stack):
+    accesses, visits = counts(stack)
+    # Hold the access table so that a request is still in the worker when SIGTERM comes.
+    docker(
+        "exec", "--detach", "--user", "postgres", stack.db, "psql", "--dbname", "visits",
+        "--command", "BEGIN; LOCK TABLE visits_access IN EXCLUSIVE MODE; "
+        "SELECT pg_sleep(4); COMMIT;",
+    )  # fmt: skip
+    time.sleep(1)
+    replies = []
+    request = threading.Thread(target=lambda: replies.append(stack.get("/")))
+    request.start()
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    docker("stop", stack.web)
+    stop_seconds = time.monotonic() - started
+    request.join(timeout=30)
+    state = inspect(stack.web)["State"]
+    docker("start", stack.web)
+    wait_healthy(stack.web)
+
+    assert [(reply.status, reply.body) for reply in replies] == [
+        (200, f"Banco PostgreSQL tem {accesses + 1} registros. Redis conta {visits + 1} visitas.")
+    ]
+    assert inspect(stack.web)["Config"]["StopTimeout"] == 30
+    assert stop_seconds < 30
+    assert (state["ExitCode"], state["OOMKilled"]) == (0, False)
+
+
+def test_only_web_publishes_a_port_on_loopback(stack):
+    ports = {name: inspect(name)["HostConfig"]["PortBindings"] for name in (stack.db, stack.cache)}
+    web_ports = inspect(stack.web)["HostConfig"]["PortBindings"]
+
+    assert ports == {stack.db: {}, stack.cache: {}}
+    assert web_ports == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(stack.port)}]}
+
+
+def test_down_keeps_data_and_down_volumes_removes_everything(stack):
+    accesses, visits = counts(stack)
+
+    stack.down()
+    after_down = [labelled(kind, stack.prefix) for kind in ("container", "network", "volume")]
+    stack.up()
+    resumed = counts(stack)
+    stack.down(volumes=True)
+    after_down_volumes = [
+        labelled(kind, stack.prefix) for kind in ("container", "network", "volume")
+    ]
+    stack.up()
+
+    assert after_down == [[], [], [f"{stack.prefix}-pgdata", f"{stack.prefix}-redisdata"]]
+    assert resumed == (accesses + 1, visits + 1)
+    assert after_down_volumes == [[], [], []]
+    assert counts(stack) == (1, 1)
