@@ -10,11 +10,17 @@ readonly LABEL="org.visits.stack=$VISITS_PREFIX"
 readonly DB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-db.env"
 readonly WEB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-web.env"
 
-# Prints a command, then runs it.
+# Prints a command as it could be pasted into a shell, then runs it.
 run() {
-  printf "+"
-  printf " %q" "$@"
-  printf "\n"
+  local argument line="+"
+  for argument in "$@"; do
+    if [[ "$argument" =~ ^[A-Za-z0-9_./:=,@%+-]+$ ]]; then
+      line+=" $argument"
+    else
+      line+=" '${argument//\'/\'\\\'\'}'"
+    fi
+  done
+  echo "$line"
   "$@"
 }
 
@@ -28,12 +34,22 @@ fail() {
   exit 1
 }
 
-# Usage: step DESCRIPTION COMMAND...; a failure names the step.
+# Usage: step DESCRIPTION COMMAND...; any command failing inside names the step.
 step() {
-  local description=$1
+  CURRENT_STEP=$1
   shift
-  "$@" || fail "could not $description"
+  "$@"
+  CURRENT_STEP=""
 }
+
+CURRENT_STEP=""
+report_failed_step() {
+  if [[ -n "$CURRENT_STEP" ]]; then
+    echo "error: could not $CURRENT_STEP" >&2
+  fi
+}
+# With set -E in the scripts, the trap also fires inside functions.
+trap report_failed_step ERR
 
 # Prints running, exited, created… or missing.
 container_state() {

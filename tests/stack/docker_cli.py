@@ -69,7 +69,7 @@ class Stack:
             PROJECT_ROOT / "docker" / f"{prefix}-{role}.env" for role in ("db", "web")
         ]
 
-    def script(self, name: str, *arguments: str) -> str:
+    def script(self, name: str, *arguments: str, expect_success: bool = True, **env) -> str:
         result = subprocess.run(
             [PROJECT_ROOT / "docker" / name, *arguments],
             env={
@@ -77,6 +77,7 @@ class Stack:
                 "VISITS_PREFIX": self.prefix,
                 "VISITS_PORT": str(self.port),
                 "VISITS_WEB_IMAGE": self.image,
+                **env,
             },
             capture_output=True,
             text=True,
@@ -84,7 +85,9 @@ class Stack:
             check=False,
         )
         output = result.stdout + result.stderr
-        assert result.returncode == 0, f"docker/{name} {' '.join(arguments)} failed:\n{output}"
+        assert (result.returncode == 0) == expect_success, (
+            f"docker/{name} {' '.join(arguments)} exited {result.returncode}:\n{output}"
+        )
         return output
 
     def up(self) -> str:

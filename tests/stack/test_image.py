@@ -57,3 +57,26 @@ def test_image_builds_with_buildkit_too():
     docker("image", "rm", tag, check=False)
 
     assert result.returncode == 0, result.stderr
+
+
+def test_image_entrypoint_gives_up_on_missing_database_naming_what_to_fix(stack):
+    unreachable = [
+        "--env",
+        "DB_HOST=visits-test-nowhere",
+        "--env",
+        "CACHE_HOST=visits-test-nowhere",
+    ]
+    result = subprocess.run(
+        ["docker", "run", "--rm", *unreachable, "--env", "WAIT_TIMEOUT=2", stack.image],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("CommandError: PostgreSQL did not answer within 2 seconds (")
+    assert result.stderr.endswith(
+        "); check that it runs at visits-test-nowhere:5432 as DB_HOST and DB_PORT say, "
+        "and that DB_NAME, DB_USER and DB_PASS match it.\n"
+    )

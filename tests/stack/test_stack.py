@@ -5,7 +5,8 @@ import stat
 import threading
 import time
 
-from tests.stack.docker_cli import docker, inspect, labelled, wait_healthy
+from tests.servers import free_port
+from tests.stack.docker_cli import Stack, docker, inspect, labelled, wait_healthy
 
 COUNTED = re.compile(r"Banco PostgreSQL tem (\d+) registros\. Redis conta (\d+) visitas\.")
 CACHE_DOWN = (
@@ -162,3 +163,17 @@ def test_down_keeps_data_and_down_volumes_removes_everything(stack):
     assert resumed == (accesses + 1, visits + 1)
     assert after_down_volumes == [[], [], []]
     assert counts(stack) == (1, 1)
+
+
+def test_up_failure_names_the_step_and_leaves_nothing_running():
+    broken = Stack("visits-test-broken", free_port())
+    try:
+        output = broken.script(
+            "up", expect_success=False, POSTGRES_IMAGE="visits-test-no-such-image:0"
+        )
+        running = labelled("container", broken.prefix)
+    finally:
+        broken.down(volumes=True)
+
+    assert output.splitlines()[-1] == "error: could not start db"
+    assert running == []
