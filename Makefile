@@ -13,7 +13,7 @@ TEST_DB_PASS ?=
 TEST_CACHE_HOST ?= 127.0.0.1
 TEST_CACHE_PORT ?= 6379
 
-SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/stack.sh \
+SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/stack.sh tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
 .PHONY: run test test-stack lint clean

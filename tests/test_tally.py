@@ -17,6 +17,7 @@ def test_record_access_stores_row_then_counts_visit():
     ]
 
 
+@pytest.mark.django_db(transaction=True)  # the insert commits on its own, as in production
 def test_record_access_failed_insert_counts_no_visit():
     # PostgreSQL rejects a value longer than the column, as it would any row it cannot store.
     with pytest.raises(DataError):

@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 
 from visits import visit_counter
-from visits.models import Access
+from visits.models import Access, AccessCount
 
 
 @dataclass(frozen=True)
@@ -20,18 +20,19 @@ def record_access(*, client_address: str | None, user_agent: str) -> Tally:
     """
     Store one Access, then count one visit.
 
-    The counter moves only after the row is committed, so a failed insert never
-    counts a visit; a cache outage leaves the row stored and the visit uncounted.
+    The insert commits on its own (autocommit: no BEGIN or COMMIT round trips),
+    and its trigger has already added it to the access count that the next
+    query reads. The counter moves only after that commit, so a failed insert
+    never counts a visit; a cache outage leaves the row stored and the visit
+    uncounted.
     """
-    with transaction.atomic():
-        Access.objects.create(client_address=client_address, user_agent=user_agent)
-        accesses = Access.objects.count()
-    return _tally(accesses, visit_counter.increment())
+    Access.objects.create(client_address=client_address, user_agent=user_agent)
+    return _tally(AccessCount.objects.total(), visit_counter.increment())
 
 
 def current_tally() -> Tally:
     """The numbers as they stand, recording nothing."""
-    return _tally(Access.objects.count(), visit_counter.current())
+    return _tally(AccessCount.objects.total(), visit_counter.current())
 
 
 def _tally(accesses: int, visits: int | None) -> Tally:

@@ -47,6 +47,40 @@ def current() -> int | None:
         return None
 
 
+class NotShared(Exception):
+    """The counter lives in one process's memory, out of reach of any other."""
+
+
+# Atomic on the server: SET only when higher, so a raise never loses an increment
+# made meanwhile and never lowers the counter.
+_RAISE_SCRIPT = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local target = tonumber(ARGV[1])
+if current < target then
+    redis.call('SET', KEYS[1], ARGV[1])
+    return {current, target}
+end
+return {current, current}
+"""
+
+
+def raise_to(target: int) -> tuple[int, int] | tuple[None, None]:
+    """Set the counter to target if it is lower; (before, after), or Nones if unreachable."""
+    cache = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(cache, RedisCache):
+        raise NotShared(
+            "The visit counter lives in the web server's local memory, which no other "
+            "process can reach; set CACHE_HOST to keep it in Redis."
+        )
+    try:
+        client = cache.client.get_client(write=True)
+        before, after = client.eval(_RAISE_SCRIPT, 1, cache.make_key(COUNTER_KEY), target)
+    except _UNREACHABLE as error:
+        logger.warning("Visit counter not raised: the cache is unreachable (%s).", error)
+        return None, None
+    return int(before), int(after)
+
+
 def engine_name() -> str:
     """The name of the cache product holding the counter, as shown to people."""
     if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
