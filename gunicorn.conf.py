@@ -18,13 +18,13 @@ bind = [os.environ.get("WEB_BIND", "127.0.0.1:8080")]
 # without Redis a single worker keeps the visit counter whole.
 _uses_redis = bool(os.environ.get("CACHE_HOST", "").strip())
 workers = int(os.environ.get("WEB_CONCURRENCY", "3" if _uses_redis else "1"))
-worker_class = "gthread"
+worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("WEB_THREADS", "4"))
 
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 # On SIGTERM, workers finish the requests in flight within this many seconds.
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "20"))
-keepalive = 5
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
 
 accesslog = "-"
 errorlog = "-"
@@ -50,3 +50,9 @@ def on_starting(server) -> None:
             "memory; set CACHE_HOST or WEB_CONCURRENCY=1.",
             server.cfg.workers,
         )
+
+
+def post_worker_init(worker) -> None:
+    import sys
+
+    sys.setswitchinterval(float(os.environ.get("WEB_SWITCH_INTERVAL", "0.005")))

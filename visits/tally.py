@@ -20,14 +20,12 @@ def record_access(*, client_address: str | None, user_agent: str) -> Tally:
     """
     Store one Access, then count one visit.
 
-    The insert commits on its own (autocommit: no BEGIN or COMMIT round trips),
-    and its trigger has already added it to the access count that the next
-    query reads. The counter moves only after that commit, so a failed insert
-    never counts a visit; a cache outage leaves the row stored and the visit
-    uncounted.
+    The insert commits on its own (autocommit: no BEGIN or COMMIT round trips)
+    before the counter moves, so a failed insert never counts a visit; a cache
+    outage leaves the row stored and the visit uncounted.
     """
-    Access.objects.create(client_address=client_address, user_agent=user_agent)
-    return _tally(AccessCount.objects.total(), visit_counter.increment())
+    accesses = Access.objects.record(client_address=client_address, user_agent=user_agent)
+    return _tally(accesses, visit_counter.increment())
 
 
 def current_tally() -> Tally:

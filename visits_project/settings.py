@@ -76,7 +76,8 @@ TEMPLATES = [
 if env_str("DB_HOST"):
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.postgresql",
+            # Django's backend, with a health check that needs no query (see its module).
+            "ENGINE": "visits.postgresql",
             "HOST": env_str("DB_HOST"),
             "PORT": env_int("DB_PORT", 5432, minimum=1),
             "NAME": env_str("DB_NAME", "visits"),
