@@ -3,20 +3,23 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-# The test suite's own PostgreSQL and Redis addresses (override on the command line).
-# Its database is test_visits, created and dropped by pytest-django; its Redis keys
-# all start with visits-test, and it deletes no others.
-TEST_DB_HOST ?= 127.0.0.1
-TEST_DB_PORT ?= 5432
-TEST_DB_USER ?= postgres
-TEST_DB_PASS ?=
-TEST_CACHE_HOST ?= 127.0.0.1
-TEST_CACHE_PORT ?= 6379
+# The PostgreSQL and Redis that `make test` and `make bench` use (override on the
+# command line). The tests' database is test_visits, created and dropped by
+# pytest-django, the benchmark's visits_bench; each touches only Redis keys under
+# its own prefix (visits-test, visits_bench).
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+PG_USER ?= postgres
+PG_PASS ?=
+REDIS_HOST ?= 127.0.0.1
+REDIS_PORT ?= 6379
+SERVICES := DB_HOST=$(PG_HOST) DB_PORT=$(PG_PORT) DB_USER=$(PG_USER) DB_PASS=$(PG_PASS) \
+    CACHE_HOST=$(REDIS_HOST) CACHE_PORT=$(REDIS_PORT)
 
 SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/stack.sh tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
-.PHONY: run test test-stack lint clean
+.PHONY: run test test-stack bench lint clean
 
 $(VENV)/.runtime-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +43,13 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/hadolint Dockerfile tests/stack/standins/*/Dockerfile
 
 test: lint
-	env DB_HOST=$(TEST_DB_HOST) DB_PORT=$(TEST_DB_PORT) DB_USER=$(TEST_DB_USER) \
-	    DB_PASS=$(TEST_DB_PASS) DB_NAME=visits \
-	    CACHE_HOST=$(TEST_CACHE_HOST) CACHE_PORT=$(TEST_CACHE_PORT) CACHE_DB=0 \
-	    CACHE_KEY_PREFIX=visits-test DJANGO_SECRET_KEY=test-only-not-secret \
-	    $(BIN)/pytest $(PYTEST_ARGS)
+	env $(SERVICES) DB_NAME=visits CACHE_DB=0 CACHE_KEY_PREFIX=visits-test \
+	    DJANGO_SECRET_KEY=test-only-not-secret $(BIN)/pytest $(PYTEST_ARGS)
+
+# Throughput and latency against two baselines; see docs/benchmark.md.
+# BENCH_ARGS, e.g. --rows 10000000, or --smoke for a few seconds.
+bench: $(VENV)/.dev-installed
+	env $(SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
 
 # The container suite: real Docker (started for the run if none is), stand-in base
 # images where no registry answers. See tests/stack/run.

@@ -2,8 +2,8 @@
 gunicorn settings for the visits service, each overridable from the environment.
 
 WEB_BIND (default 127.0.0.1:8080; the image sets 0.0.0.0:8080), WEB_CONCURRENCY
-(workers, gunicorn's own convention), WEB_THREADS, WEB_TIMEOUT,
-WEB_GRACEFUL_TIMEOUT.
+(workers, gunicorn's own convention), WEB_THREADS, WEB_WORKER_CLASS, WEB_KEEPALIVE,
+WEB_TIMEOUT, WEB_GRACEFUL_TIMEOUT, WEB_LOG_LEVEL.
 """
 
 import logging
@@ -17,6 +17,9 @@ bind = [os.environ.get("WEB_BIND", "127.0.0.1:8080")]
 # workers use both cores. The local-memory cache lives inside one process, so
 # without Redis a single worker keeps the visit counter whole.
 _uses_redis = bool(os.environ.get("CACHE_HOST", "").strip())
+# Chosen by measurement on 2 cores (docs/benchmark.md): the page is CPU-bound
+# near 1,000 requests/s with 2 to 4 workers of 2 to 8 threads or 3 to 4 sync
+# workers; gthread keeps a slow client from holding a whole worker.
 workers = int(os.environ.get("WEB_CONCURRENCY", "3" if _uses_redis else "1"))
 worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("WEB_THREADS", "4"))
@@ -24,7 +27,11 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 # On SIGTERM, workers finish the requests in flight within this many seconds.
 graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "20"))
-keepalive = int(os.environ.get("WEB_KEEPALIVE", "5"))
+# A kept-alive connection stays with the worker that accepted it, and a few
+# busy clients then load one worker while another idles: at 16 clients that
+# cost a fifth of the throughput. Closing after each response lets every
+# request go to whichever worker is free.
+keepalive = int(os.environ.get("WEB_KEEPALIVE", "0"))
 
 accesslog = "-"
 errorlog = "-"
@@ -50,9 +57,3 @@ def on_starting(server) -> None:
             "memory; set CACHE_HOST or WEB_CONCURRENCY=1.",
             server.cfg.workers,
         )
-
-
-def post_worker_init(worker) -> None:
-    import sys
-
-    sys.setswitchinterval(float(os.environ.get("WEB_SWITCH_INTERVAL", "0.005")))
