@@ -28,8 +28,15 @@ def docker(*arguments: str, check: bool = True, timeout: float = 600, cwd=None) 
 
 
 def inspect(name: str, kind: str = "container") -> dict | None:
+    """The object called exactly NAME, or None (docker also matches IDs by prefix: "db")."""
     output = docker(kind, "inspect", name, check=False)
-    return json.loads(output)[0] if output.startswith("[") and output != "[]" else None
+    if not output.startswith("[") or output == "[]":
+        return None
+    found = json.loads(output)[0]
+    if kind == "image":
+        tag = name if ":" in name else f"{name}:latest"
+        return found if tag in found.get("RepoTags", []) else None
+    return found if found["Name"].lstrip("/") == name else None
 
 
 def labelled(kind: str, prefix: str) -> list[str]:
