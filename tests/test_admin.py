@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.conftest import add_to_slot
 from visits.models import Access
 
 pytestmark = pytest.mark.django_db
@@ -99,3 +100,24 @@ def test_admin_site_header_names_the_project(admin_client):
     response = admin_client.get(reverse("admin:index"), headers={"Accept-Language": "en"})
 
     assert "Visits administration" in response.content.decode()
+
+
+def test_admin_changelist_shows_the_trigger_kept_total_and_full_user_agent_on_hover(
+    admin_client, accesses
+):
+    add_to_slot(7, 40)  # the total shown must be the trigger-kept one, not a count(*)
+
+    response = admin_client.get(CHANGELIST, headers={"Accept-Language": "en"})
+    page = response.content.decode()
+
+    assert response.context["cl"].result_count == 42
+    assert "42 accesses" in page
+    assert '<span title="Mozilla/5.0 Firefox">Mozilla/5.0 Firefox</span>' in page
+
+
+def test_admin_changelist_filtered_count_is_exact(admin_client, accesses):
+    add_to_slot(7, 40)
+
+    response = admin_client.get(CHANGELIST, {"q": "curl"})
+
+    assert response.context["cl"].result_count == 1

@@ -20,7 +20,7 @@ def run(command: str, capsys) -> str:
 def test_recount_accesses_exact_changes_nothing(capsys):
     Access.objects.bulk_create(Access(user_agent="a") for _ in range(3))
 
-    assert run("recount_accesses", capsys) == "The access count is exact: 3 records.\n"
+    assert run("recount_accesses", capsys) == "The access counts are exact: 3 records.\n"
     assert AccessCount.objects.total() == 3
 
 
@@ -32,7 +32,7 @@ def test_recount_accesses_fixes_drift_and_reports_it(capsys):
     second = run("recount_accesses", capsys)
 
     assert first == ("The access count said 8 but the table holds 3 records (drift +5); fixed.\n")
-    assert second == "The access count is exact: 3 records.\n"
+    assert second == "The access counts are exact: 3 records.\n"
     assert list(AccessCount.objects.values_list("slot", "count")) == [(0, 3)]
 
 

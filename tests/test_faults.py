@@ -35,7 +35,10 @@ def test_redis_down_records_access_and_says_counter_unavailable_then_recovers(
     as_json = server.get("/", headers={"Accept": "application/json", "Accept-Language": "en"})
     ready = server.get("/readyz")
 
+    as_html = server.get("/", headers={"Accept": "text/html"})
     assert (plain.status, plain.body) == (200, REDIS_DOWN_PT.format(n=2))
+    assert as_html.status == 200
+    assert "O Redis está indisponível no momento" in as_html.body
     assert as_json.status == 200
     assert json.loads(as_json.body) == {
         "accesses": 3,
@@ -54,8 +57,8 @@ def test_redis_down_records_access_and_says_counter_unavailable_then_recovers(
     private_redis.start()
     recovered = server.get("/")
 
-    assert recovered.body == "Banco PostgreSQL tem 4 registros. Redis conta 2 visitas."
-    assert Access.objects.count() == 4
+    assert recovered.body == "Banco PostgreSQL tem 5 registros. Redis conta 2 visitas."
+    assert Access.objects.count() == 5
     assert int(counter.get("visits-test:1:visit-counter")) == 2
 
 
@@ -75,9 +78,13 @@ def test_postgres_down_is_503_counts_nothing_then_recovers_without_restart(
     private_postgres.stop()
     plain = server.get("/")
     as_json = server.get("/", headers={"Accept": "application/json", "Accept-Language": "en"})
+    as_html = server.get("/", headers={"Accept": "text/html"})
     ready = server.get("/readyz")
 
     assert (plain.status, plain.body) == (503, POSTGRES_DOWN_PT)
+    assert as_html.status == 503
+    assert "<h1>Temporariamente indisponível</h1>" in as_html.body
+    assert POSTGRES_DOWN_PT in as_html.body
     assert plain.headers["retry-after"] == "5"
     assert (as_json.status, json.loads(as_json.body)) == (503, {"error": POSTGRES_DOWN_EN})
     assert ready.status == 503

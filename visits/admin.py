@@ -1,11 +1,25 @@
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.template.defaultfilters import truncatechars
+from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from visits.models import Access
+from visits.models import Access, AccessCount
 
 admin.site.site_header = _("Visits administration")
 admin.site.site_title = _("Visits")
+admin.site.index_title = _("Page views and their records")
+
+
+class AccessPaginator(Paginator):
+    """Counts the whole table from the trigger-kept total, not with count(*)."""
+
+    @cached_property
+    def count(self) -> int:
+        if not self.object_list.query.has_filters():
+            return AccessCount.objects.total()
+        return super().count
 
 
 @admin.register(Access)
@@ -18,11 +32,16 @@ class AccessAdmin(admin.ModelAdmin):
     search_fields = ["client_address", "user_agent"]
     ordering = ["-created_at", "-id"]
     list_per_page = 50
+    paginator = AccessPaginator
+    # The total is shown below the list from the paginator; a second count(*)
+    # for "N results (M total)" would scan the whole table.
     show_full_result_count = False
 
     @admin.display(description=_("user agent"), ordering="user_agent")
     def short_user_agent(self, access: Access) -> str:
-        return truncatechars(access.user_agent, 80)
+        return format_html(
+            '<span title="{}">{}</span>', access.user_agent, truncatechars(access.user_agent, 60)
+        )
 
     def has_add_permission(self, request) -> bool:
         return False

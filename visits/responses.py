@@ -4,6 +4,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from visits import wording
 from visits.tally import Tally
@@ -13,6 +14,10 @@ HTML = "text/html"
 JSON = "application/json"
 # Listed first, plain text is what curl's "Accept: */*" gets, as in the exercise.
 OFFERED_TYPES = [PLAIN, HTML, JSON]
+HEADINGS = {
+    HTTPStatus.NOT_ACCEPTABLE: _("Format not available"),
+    HTTPStatus.SERVICE_UNAVAILABLE: _("Temporarily unavailable"),
+}
 
 
 def preferred_type(request: HttpRequest) -> str | None:
@@ -51,7 +56,7 @@ def error_response(request: HttpRequest, message: str, status: HTTPStatus) -> Ht
         return render(
             request,
             "visits/error.html",
-            {"message": message, "status": status},
+            {"message": message, "status": status, "heading": HEADINGS.get(status)},
             status=status,
         )
     return _plain(message, status=status)

@@ -2,14 +2,19 @@ import logging
 from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.formats import date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from visits import health, responses, wording
+from visits.charts import bar_chart
+from visits.models import AccessCount
 from visits.request_details import client_address, user_agent
 from visits.tally import current_tally, record_access
+from visits.traffic import recent_traffic
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +39,41 @@ def index(request: HttpRequest) -> HttpResponse:
             client_address=client_address(request), user_agent=user_agent(request)
         )
     return responses.tally_response(request, tally, media_type)
+
+
+@require_safe
+@never_cache
+def stats(request: HttpRequest) -> HttpResponse:
+    """Page views per hour over the last day and per day over the last month, as charts."""
+    traffic = recent_traffic()
+    hourly = [(date_format(hour, "H:i"), count) for hour, count in traffic.hourly]
+    daily = [(date_format(day, "j M"), count) for day, count in traffic.daily]
+    return render(
+        request,
+        "visits/stats.html",
+        {
+            "hourly": bar_chart(hourly, label_every=3),
+            "daily": bar_chart(daily, label_every=5),
+            "total": AccessCount.objects.total(),
+        },
+    )
+
+
+@require_safe
+@never_cache
+def stats_json(request: HttpRequest) -> JsonResponse:
+    """The stats page's numbers, for scripts."""
+    traffic = recent_traffic()
+    return JsonResponse(
+        {
+            "accesses": AccessCount.objects.total(),
+            "time_zone": str(traffic.hourly[-1][0].tzinfo),
+            "hourly": [
+                {"hour": hour.isoformat(), "accesses": count} for hour, count in traffic.hourly
+            ],
+            "daily": [{"date": day.isoformat(), "accesses": count} for day, count in traffic.daily],
+        }
+    )
 
 
 @require_safe

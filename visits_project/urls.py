@@ -5,6 +5,8 @@ from visits import views
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("stats", views.stats, name="stats"),
+    path("stats.json", views.stats_json, name="stats-json"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
