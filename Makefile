@@ -19,7 +19,7 @@ SERVICES := DB_HOST=$(PG_HOST) DB_PORT=$(PG_PORT) DB_USER=$(PG_USER) DB_PASS=$(P
 SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/stack.sh tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
-.PHONY: run test test-stack bench lint clean
+.PHONY: run test test-stack bench screenshots lint clean
 
 $(VENV)/.runtime-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ $(VENV)/.runtime-installed: requirements.txt
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
+
+# axe-core, which the browser tests inject into pages to check accessibility.
+tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --silent
 
 run: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
@@ -42,7 +46,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/shellcheck --external-sources $(SHELL_SCRIPTS)
 	$(BIN)/hadolint Dockerfile tests/stack/standins/*/Dockerfile
 
-test: lint
+test: lint tests/browser/node_modules/.package-lock.json
 	env $(SERVICES) DB_NAME=visits CACHE_DB=0 CACHE_KEY_PREFIX=visits-test \
 	    DJANGO_SECRET_KEY=test-only-not-secret $(BIN)/pytest $(PYTEST_ARGS)
 
@@ -51,10 +55,16 @@ test: lint
 bench: $(VENV)/.dev-installed
 	env $(SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
 
+# The browser tests again, saving their screenshots for the README.
+screenshots: $(VENV)/.dev-installed tests/browser/node_modules/.package-lock.json
+	env $(SERVICES) DB_NAME=visits CACHE_DB=0 CACHE_KEY_PREFIX=visits-test \
+	    DJANGO_SECRET_KEY=test-only-not-secret VISITS_SCREENSHOTS=docs/screenshots \
+	    $(BIN)/pytest tests/test_browser.py
+
 # The container suite: real Docker (started for the run if none is), stand-in base
 # images where no registry answers. See tests/stack/run.
 test-stack: $(VENV)/.dev-installed
 	PYTEST=$(BIN)/pytest tests/stack/run $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache tests/browser/node_modules

@@ -12,6 +12,7 @@ Usage: python -m bench [--rounds 3] [--duration 10] [--rows 10000000] [--smoke]
 """
 
 import argparse
+import http.client
 import json
 import statistics
 import subprocess
@@ -60,6 +61,8 @@ class Results:
     peak_memory_mib: float = 0.0
     rows: int = 0
     rows_runs: list[Run] = field(default_factory=list)
+    stats_ms_fresh: float = 0.0
+    stats_ms_full: float = 0.0
 
 
 def main() -> int:
@@ -73,12 +76,14 @@ def main() -> int:
                 measure(scratch, implementation, arguments, results, round_number)
         report(results, arguments)
         if arguments.rows:
+            results.stats_ms_fresh = stats_latency(scratch, arguments)
             print(f"\nFilling the access table with {arguments.rows:,} rows...", flush=True)
             seconds = scratch.prefill(arguments.rows)
             print(f"  done in {seconds:.0f} s")
             results.rows = arguments.rows
             for _ in range(arguments.rounds):
                 measure_at_size(scratch, arguments, results)
+            results.stats_ms_full = stats_latency(scratch, arguments)
             report_size(results, arguments)
     if arguments.output:
         write_output(results, arguments.output)
@@ -167,6 +172,23 @@ def measure_at_size(scratch, arguments, results) -> None:
         server.stop()
 
 
+def stats_latency(scratch, arguments, requests: int = 20) -> float:
+    """Median milliseconds of GET /stats.json, one request at a time."""
+    server = start(scratch, "visits", arguments.web_env)
+    try:
+        timings = []
+        for _ in range(requests):
+            started = time.monotonic()
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            connection.request("GET", "/stats.json")
+            assert connection.getresponse().read()
+            connection.close()
+            timings.append((time.monotonic() - started) * 1000)
+        return statistics.median(timings)
+    finally:
+        server.stop()
+
+
 def load_run(scratch, server, implementation, connections, arguments) -> Run:
     rows_before, counter_before = scratch.counts(implementation)
     command = [sys.executable, "-m", "bench.load", "--port", str(server.port)]
@@ -242,6 +264,10 @@ def report_size(results: Results, arguments) -> None:
     print(
         f"p50 latency at {connections} clients: {empty:.2f} ms on a fresh table, "
         f"{full:.2f} ms with {arguments.rows:,} rows: {full / empty:.2f}x"
+    )
+    print(
+        f"GET /stats.json (median of 20): {results.stats_ms_fresh:.1f} ms on a fresh table, "
+        f"{results.stats_ms_full:.1f} ms with {arguments.rows:,} rows"
     )
 
 

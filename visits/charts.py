@@ -18,6 +18,10 @@ class Bar:
     value: int
     show_label: bool
 
+    @property
+    def middle(self) -> float:
+        return round(self.x + self.width / 2, 1)
+
 
 @dataclass(frozen=True)
 class BarChart:

@@ -1,0 +1,203 @@
+"""
+The page, the stats and the admin in a real headless Chromium (Debian's
+chromium and chromium-driver), served by real gunicorn. Screenshots go to
+VISITS_SCREENSHOTS (docs/screenshots with `make screenshots`), or a
+temporary folder.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from tests.servers import PROJECT_ROOT
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+AXE = PROJECT_ROOT / "tests/browser/node_modules/axe-core/axe.min.js"
+DESKTOP = (1280, 900)
+PHONE = (390, 844)
+
+if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+    if os.environ.get("CI"):
+        raise RuntimeError(f"CI must run the browser tests: install {CHROMIUM} and {CHROMEDRIVER}.")
+    pytest.skip(
+        f"NO BROWSER TESTS: {CHROMIUM} or {CHROMEDRIVER} is missing; "
+        "apt-get install chromium chromium-driver to run them.",
+        allow_module_level=True,
+    )
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    folder = Path(os.environ.get("VISITS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def open_browser(tmp_path):
+    """Starts headless Chromium asking for the given languages; quits it afterwards."""
+    drivers = []
+
+    def start(languages: str = "pt-BR,pt") -> webdriver.Chrome:
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for flag in (
+            "--headless=new",
+            "--no-sandbox",  # as root in CI
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            # This machine's network is closed: no calls home.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / f'chromium-{len(drivers)}'}",
+            f"--lang={languages.split(',')[0]}",
+        ):
+            options.add_argument(flag)
+        options.add_experimental_option("prefs", {"intl.accept_languages": languages})
+        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        driver.set_window_size(*DESKTOP)
+        drivers.append(driver)
+        return driver
+
+    yield start
+    for driver in drivers:
+        driver.quit()
+
+
+def text(driver, selector: str) -> str:
+    return driver.find_element(By.CSS_SELECTOR, selector).text
+
+
+def shoot(driver, folder: Path, name: str, size: tuple[int, int]) -> Path:
+    driver.set_window_size(*size)
+    path = folder / f"{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(*DESKTOP)
+    return path
+
+
+def test_browser_page_numbers_grow_by_one_on_reload(gunicorn, open_browser, screenshots):
+    server = gunicorn()
+    browser = open_browser()
+
+    browser.get(f"http://127.0.0.1:{server.port}/")
+    first = (text(browser, "[data-testid=accesses]"), text(browser, "[data-testid=visits]"))
+    browser.refresh()
+    second = (text(browser, "[data-testid=accesses]"), text(browser, "[data-testid=visits]"))
+    desktop = shoot(browser, screenshots, "page-pt-desktop", DESKTOP)
+    phone = shoot(browser, screenshots, "page-pt-phone", PHONE)
+
+    assert first == ("1", "1")
+    assert second == ("2", "2")
+    assert text(browser, ".sentence") == "Banco PostgreSQL tem 2 registros. Redis conta 2 visitas."
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "pt-br"
+    assert desktop.stat().st_size > 0
+    assert phone.stat().st_size > 0
+
+
+def test_browser_in_english_sees_english(gunicorn, open_browser, screenshots):
+    server = gunicorn()
+    browser = open_browser("en-US,en")
+
+    browser.get(f"http://127.0.0.1:{server.port}/")
+    shoot(browser, screenshots, "page-en-desktop", DESKTOP)
+    shoot(browser, screenshots, "page-en-phone", PHONE)
+
+    assert text(browser, "h1") == "Every page view, counted twice"
+    assert text(browser, ".sentence") == "PostgreSQL database has 1 record. Redis counts 1 visit."
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
+
+
+def test_browser_stats_draws_both_charts(gunicorn, open_browser, screenshots):
+    server = gunicorn()
+    browser = open_browser()
+    browser.get(f"http://127.0.0.1:{server.port}/")
+
+    browser.find_element(By.LINK_TEXT, "Tráfego").click()
+    bars = browser.find_elements(By.CSS_SELECTOR, "svg rect.bar")
+    shoot(browser, screenshots, "stats-pt-desktop", DESKTOP)
+    shoot(browser, screenshots, "stats-pt-phone", PHONE)
+
+    assert browser.current_url == f"http://127.0.0.1:{server.port}/stats"
+    assert len(bars) == 24 + 30
+    assert text(browser, ".sentence") == "1 visualização de página registrada ao todo."
+
+
+def test_browser_admin_login_search_filter_and_open_a_record(
+    gunicorn, open_browser, screenshots, monkeypatch
+):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-test-passphrase")
+    call_command("ensure_superuser")
+    server = gunicorn()
+    base = f"http://127.0.0.1:{server.port}"
+    browser = open_browser("en-US,en")
+    browser.get(f"{base}/")
+    browser.get(f"{base}/")
+
+    browser.get(f"{base}/admin/visits/access/")
+    browser.find_element(By.NAME, "username").send_keys("operator")
+    browser.find_element(By.NAME, "password").send_keys("a-long-test-passphrase")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    listed = len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"))
+    shoot(browser, screenshots, "admin-list-desktop", DESKTOP)
+    shoot(browser, screenshots, "admin-list-phone", PHONE)
+    browser.find_element(By.ID, "searchbar").send_keys("HeadlessChrome\n")
+    found = len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"))
+    browser.get(f"{base}/admin/visits/access/")
+    browser.find_element(By.LINK_TEXT, "Today").click()
+    today = len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"))
+    browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a").click()
+
+    assert text(browser, "#site-name") == "Visits administration"
+    assert (listed, found, today) == (2, 2, 2)
+    assert "HeadlessChrome" in text(browser, ".field-user_agent")
+    assert "/admin/visits/access/" in browser.current_url
+    assert "/change/" in browser.current_url
+
+
+def test_browser_page_with_redis_stopped_shows_the_degraded_state(
+    gunicorn, open_browser, private_redis, screenshots
+):
+    server = gunicorn(CACHE_PORT=str(private_redis.port))
+    browser = open_browser()
+    private_redis.stop()
+
+    browser.get(f"http://127.0.0.1:{server.port}/")
+    shoot(browser, screenshots, "page-degraded-desktop", DESKTOP)
+
+    assert text(browser, "[data-testid=accesses]") == "1"
+    assert text(browser, "[data-testid=visits]") == "—"
+    assert text(browser, ".number.down [role=status]") == (
+        "O Redis está indisponível no momento: esta visualização foi guardada, mas não contada."
+    )
+
+
+@pytest.mark.parametrize("path", ["/", "/stats", "/nothing-here", "/admin/login/"])
+def test_browser_accessibility_has_no_serious_violations(gunicorn, open_browser, path):
+    server = gunicorn()
+    browser = open_browser()
+    browser.get(f"http://127.0.0.1:{server.port}{path}")
+
+    browser.execute_script(AXE.read_text())
+    result = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document).then(done, (error) => done({error: String(error)}));"
+    )
+
+    assert "error" not in result, result
+    serious = [
+        (violation["id"], violation["impact"], violation["help"])
+        for violation in result["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
