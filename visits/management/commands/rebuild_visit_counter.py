@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
 
 from visits import visit_counter
+from visits.maintenance import access_table_frozen
 from visits.models import AccessCount
 
 
@@ -12,12 +12,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # No access row commits while the counter is raised: a row counted
-                # here has its visit counted already or about to be, never lost.
-                with connection.cursor() as cursor:
-                    cursor.execute("LOCK TABLE visits_access IN SHARE MODE")
+        # No access row commits while the counter is raised: a row counted here
+        # has its visit counted already or about to be, never lost.
+        with access_table_frozen():
             accesses = AccessCount.objects.total()
             try:
                 before, after = visit_counter.raise_to(accesses)

@@ -1,10 +1,10 @@
 import datetime
 
 from django.core.management.base import BaseCommand
-from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
+from visits.maintenance import access_table_frozen
 from visits.models import Access, AccessCount, HourlyAccessCount
 
 
@@ -15,11 +15,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # Readers go on; writers wait, so the numbers describe one moment.
-                with connection.cursor() as cursor:
-                    cursor.execute("LOCK TABLE visits_access IN SHARE MODE")
+        with access_table_frozen():
             total_drift = self._recount_total()
             hours_drifted = self._recount_hours()
         if total_drift is None and not hours_drifted:
