@@ -3,6 +3,7 @@ from http import HTTPStatus
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -67,7 +68,7 @@ def stats_json(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "accesses": AccessCount.objects.total(),
-            "time_zone": str(traffic.hourly[-1][0].tzinfo),
+            "time_zone": timezone.get_current_timezone_name(),
             "hourly": [
                 {"hour": hour.isoformat(), "accesses": count} for hour, count in traffic.hourly
             ],
