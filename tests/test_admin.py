@@ -2,6 +2,9 @@ import datetime
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
+from django.db.models import QuerySet
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -121,3 +124,35 @@ def test_admin_changelist_filtered_count_is_exact(admin_client, accesses):
     response = admin_client.get(CHANGELIST, {"q": "curl"})
 
     assert response.context["cl"].result_count == 1
+
+
+@pytest.mark.parametrize("kind", ["year", "month", "day"])
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"created_at__year": 2026}, {"created_at__gte": "2026-11-01T00:00-03:00"}],
+)
+def test_access_datetimes_from_hourly_counts_equal_a_scan_of_the_table(kind, filters):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO visits_access (created_at, user_agent) VALUES "
+            "('2025-01-15 12:00+00', 'a'), ('2026-11-02 02:30+00', 'b'), "
+            "('2026-11-27 21:00+00', 'c'), ('2027-01-01 02:59+00', 'd')"
+        )
+    queryset = Access.objects.filter(**filters)
+
+    with CaptureQueriesContext(connection) as queries:
+        fast = list(queryset.datetimes("created_at", kind))
+    scanned = list(QuerySet.datetimes(queryset, "created_at", kind))
+
+    assert fast == scanned
+    assert not [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]]
+
+
+def test_access_datetimes_with_a_search_filter_scan_the_table():
+    Access.objects.create(user_agent="curl")
+
+    with CaptureQueriesContext(connection) as queries:
+        months = list(Access.objects.filter(user_agent="curl").datetimes("created_at", "month"))
+
+    assert len(months) == 1
+    assert [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]] != []
