@@ -60,4 +60,4 @@ def test_access_count_is_spread_over_slots_that_sum_exactly():
     add_to_slot(5, -7)
 
     assert exact() == (1, 1)
-    assert AccessCount.objects.count() >= 2
+    assert {3, 5} <= set(AccessCount.objects.values_list("slot", flat=True))

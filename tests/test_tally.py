@@ -42,3 +42,12 @@ def test_current_tally_reads_without_recording():
         accesses=1, visits=1, database_engine="PostgreSQL", cache_engine="Redis"
     )
     assert Access.objects.count() == 1
+
+
+def test_access_str_names_address_and_time_once_saved():
+    unsaved = Access(client_address="192.0.2.1")
+    Access.objects.create(client_address="192.0.2.1", user_agent="")
+
+    saved = Access.objects.get()
+    assert str(unsaved) == "192.0.2.1 @ (not saved)"
+    assert str(saved) == f"192.0.2.1 @ {saved.created_at:%Y-%m-%d %H:%M:%S}"

@@ -1,3 +1,5 @@
+import datetime
+
 from django.db import connections, models, router
 from django.db.models import Lookup, Max, Min, Sum
 from django.db.models.expressions import Col
@@ -100,7 +102,13 @@ class Access(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.client_address or '-'} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+        # Until it is saved and read back, created_at is the database's default, not a time.
+        when = (
+            f"{self.created_at:%Y-%m-%d %H:%M:%S}"
+            if isinstance(self.created_at, datetime.datetime)
+            else "(not saved)"
+        )
+        return f"{self.client_address or '-'} @ {when}"
 
 
 class AccessCountQuerySet(models.QuerySet):
