@@ -42,10 +42,14 @@ control_socket_disable = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
+_SECRET_KEY_VARIABLES = ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE")
+
+
 def on_starting(server) -> None:
     """Share one secret key among all workers when the environment sets none."""
     log = logging.getLogger("gunicorn.error")
-    if not os.environ.get("DJANGO_SECRET_KEY", "").strip():
+    # A key from DJANGO_SECRET_KEY_FILE is the settings' to read (and to check).
+    if not any(os.environ.get(name, "").strip() for name in _SECRET_KEY_VARIABLES):
         os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
         log.warning(
             "DJANGO_SECRET_KEY is not set; generated one for this run, so sessions and "

@@ -44,6 +44,18 @@ def test_ensure_superuser_without_password_fails_with_fix(monkeypatch):
         call_command("ensure_superuser")
 
     assert str(error.value) == (
-        "DJANGO_SUPERUSER_PASSWORD is empty; set it to give 'operator' a password."
+        "DJANGO_SUPERUSER_PASSWORD is empty; set it (or DJANGO_SUPERUSER_PASSWORD_FILE) to give "
+        "'operator' a password."
     )
     assert get_user_model().objects.count() == 0
+
+
+def test_ensure_superuser_reads_password_from_file(monkeypatch, tmp_path):
+    (tmp_path / "password").write_text("from-a-File-3\n")
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD_FILE", str(tmp_path / "password"))
+
+    call_command("ensure_superuser")
+
+    assert authenticate(username="operator", password="from-a-File-3") is not None

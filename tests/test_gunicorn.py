@@ -86,3 +86,13 @@ def test_gunicorn_sigterm_finishes_request_in_flight(gunicorn):
     ]
     assert exit_status == 0
     assert Access.objects.count() == 1
+
+
+def test_gunicorn_secret_key_from_file_is_not_replaced_by_a_generated_one(gunicorn, tmp_path):
+    (tmp_path / "secret_key").write_text("a-key-from-a-file-" + "x" * 40 + "\n")
+    server = gunicorn(DJANGO_SECRET_KEY="", DJANGO_SECRET_KEY_FILE=str(tmp_path / "secret_key"))
+
+    reply = server.get("/")
+
+    assert reply.status == 200
+    assert "DJANGO_SECRET_KEY is not set" not in server.log()

@@ -67,3 +67,64 @@ def test_settings_https_mode_clears_the_https_items_but_hsts():
 
     reported = check_ids(result.stderr)
     assert reported == ["security.W004"]
+
+
+def settings_value(expression: str, **environment: str) -> str:
+    """The value of a settings expression as manage.py sees it, or its error line."""
+    command = f"from django.conf import settings; print({expression})"
+    result = manage("shell", "--no-imports", "--command", command, **environment)
+    return result.stdout.strip() or result.stderr.strip()
+
+
+def test_settings_secrets_read_from_files_drop_the_trailing_newline(tmp_path):
+    (tmp_path / "db_pass").write_text("pass word from a file\n")
+    (tmp_path / "secret_key").write_text(STRONG_KEY + "\r\n")
+    (tmp_path / "cache_pass").write_text("redis-secret")
+
+    value = settings_value(
+        "settings.DATABASES['default']['PASSWORD'], settings.SECRET_KEY, "
+        "settings.CACHES['default']['OPTIONS']['PASSWORD'], settings.SECRET_KEY_FROM_ENVIRONMENT",
+        DB_PASS="",
+        DB_PASS_FILE=str(tmp_path / "db_pass"),
+        DJANGO_SECRET_KEY="",
+        DJANGO_SECRET_KEY_FILE=str(tmp_path / "secret_key"),
+        CACHE_PASS_FILE=str(tmp_path / "cache_pass"),
+    )
+
+    assert value == f"pass word from a file {STRONG_KEY} redis-secret True"
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot be read (No such file or directory); point it at a readable file "
+               "holding the secret."),
+        ("\n", "names an empty file; write the secret into it or unset DB_PASS_FILE."),
+        (b"\xff\xfe", "cannot be read (it is not UTF-8 text); point it at a readable file "
+                      "holding the secret."),
+    ],
+)  # fmt: skip
+def test_settings_unusable_secret_file_stops_start_up_naming_variable(tmp_path, content, problem):
+    path = tmp_path / "db_pass"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+
+    result = manage("check", DB_PASS="", DB_PASS_FILE=str(path))
+
+    assert result.returncode == 1
+    assert result.stderr == f"Configuration error: DB_PASS_FILE={str(path)!r} {problem}\n"
+
+
+def test_settings_secret_and_its_file_both_set_stop_start_up(tmp_path):
+    path = tmp_path / "secret_key"
+    path.write_text(STRONG_KEY)
+
+    result = manage("check", DJANGO_SECRET_KEY=STRONG_KEY, DJANGO_SECRET_KEY_FILE=str(path))
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Configuration error: Both DJANGO_SECRET_KEY and DJANGO_SECRET_KEY_FILE are set; "
+        "keep one of them and unset the other.\n"
+    )

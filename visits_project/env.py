@@ -1,6 +1,7 @@
 """Typed, strict readers for the environment variables that configure the project."""
 
 import os
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,6 +11,36 @@ _FALSE = {"0", "false", "no", "off"}
 
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+def env_secret(name: str) -> str:
+    """
+    A secret from NAME, or from the file that NAME_FILE names: Docker and
+    Kubernetes hand secrets over as files, as the postgres image's
+    POSTGRES_PASSWORD_FILE does. Trailing newlines of the file are dropped.
+    """
+    file_variable = f"{name}_FILE"
+    path = env_str(file_variable)
+    if not path:
+        return env_str(name)
+    if env_str(name):
+        raise ImproperlyConfigured(
+            f"Both {name} and {file_variable} are set; keep one of them and unset the other."
+        )
+    try:
+        value = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "it is not UTF-8 text"
+        raise ImproperlyConfigured(
+            f"{file_variable}={path!r} cannot be read ({reason}); "
+            f"point it at a readable file holding the secret."
+        ) from None
+    if not value.strip():
+        raise ImproperlyConfigured(
+            f"{file_variable}={path!r} names an empty file; write the secret into it "
+            f"or unset {file_variable}."
+        )
+    return value
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -12,14 +12,15 @@ from django.core.management.utils import get_random_secret_key
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from visits_project.env import env_bool, env_float, env_int, env_list, env_str
+from visits_project.env import env_bool, env_float, env_int, env_list, env_secret, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Without a key, sessions and admin logins do not survive a restart; the
 # visits.W001 check says so. gunicorn.conf.py shares one key among workers.
-SECRET_KEY_FROM_ENVIRONMENT = bool(env_str("DJANGO_SECRET_KEY"))
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or get_random_secret_key()
+# Every secret may also come from a file: DJANGO_SECRET_KEY_FILE, DB_PASS_FILE...
+SECRET_KEY_FROM_ENVIRONMENT = bool(env_secret("DJANGO_SECRET_KEY"))
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or get_random_secret_key()
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
@@ -82,7 +83,7 @@ if env_str("DB_HOST"):
             "PORT": env_int("DB_PORT", 5432, minimum=1),
             "NAME": env_str("DB_NAME", "visits"),
             "USER": env_str("DB_USER", "postgres"),
-            "PASSWORD": env_str("DB_PASS"),
+            "PASSWORD": env_secret("DB_PASS"),
             # Persistent connections save a connection per request; the health
             # check replaces one that broke while PostgreSQL was away.
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 600),
@@ -117,7 +118,7 @@ if env_str("CACHE_HOST"):
             ),
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "visits"),
             "OPTIONS": {
-                "PASSWORD": env_str("CACHE_PASS") or None,
+                "PASSWORD": env_secret("CACHE_PASS") or None,
                 "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
                 "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
                 # Never resend a command: an INCR whose reply was lost would
