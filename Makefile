@@ -16,7 +16,8 @@ REDIS_PORT ?= 6379
 SERVICES := DB_HOST=$(PG_HOST) DB_PORT=$(PG_PORT) DB_USER=$(PG_USER) DB_PASS=$(PG_PASS) \
     CACHE_HOST=$(REDIS_HOST) CACHE_PORT=$(REDIS_PORT)
 
-SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/stack.sh tests/stack/run \
+SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/make-secrets docker/stack.sh \
+    tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
 .PHONY: run test test-stack bench screenshots lint clean

@@ -1,5 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # the names are used by the scripts that source this
-# Names and helpers shared by docker/up and docker/down; sourced, not run.
+# Names and helpers shared by docker/up, docker/down and docker/make-secrets;
+# sourced, not run.
 
 : "${VISITS_PREFIX:=visits}"
 readonly NETWORK="$VISITS_PREFIX-net"
@@ -50,6 +51,15 @@ report_failed_step() {
 }
 # With set -E in the scripts, the trap also fires inside functions.
 trap report_failed_step ERR
+
+# Usage: random_token LENGTH; letters and digits only, safe in env files.
+random_token() {
+  local token=""
+  while ((${#token} < $1)); do
+    token+=$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+  done
+  printf '%s' "${token:0:$1}"
+}
 
 # Prints running, exited, created… or missing.
 container_state() {

@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
 # The postgres image's contract, in small: on an empty $PGDATA, initialise a
 # cluster whose superuser ($POSTGRES_USER, default postgres) has the password
-# $POSTGRES_PASSWORD and create $POSTGRES_DB, serving only on the local socket
-# meanwhile; then run the server as the postgres user, listening on all
-# addresses with password authentication.
+# $POSTGRES_PASSWORD (or the content of the file $POSTGRES_PASSWORD_FILE) and
+# create $POSTGRES_DB, serving only on the local socket meanwhile; then run the
+# server as the postgres user, listening on all addresses with password
+# authentication.
 # Usage: docker-entrypoint.sh postgres [OPTION...]
 set -Eeuo pipefail
 
+# usage: file_env VAR; VAR_FILE names a file holding VAR's value (Docker secrets).
+file_env() {
+  local variable=$1 file_variable="${1}_FILE"
+  if [[ -n "${!variable:-}" && -n "${!file_variable:-}" ]]; then
+    echo "error: both $variable and $file_variable are set (but are exclusive)" >&2
+    exit 1
+  fi
+  if [[ -n "${!file_variable:-}" ]]; then
+    export "$variable"="$(<"${!file_variable}")"
+  fi
+}
+
 # Creates the cluster and the database on first start.
 initialise() {
+  file_env POSTGRES_PASSWORD
   local user=${POSTGRES_USER:-postgres}
   local database=${POSTGRES_DB:-$user}
   if [[ -z "${POSTGRES_PASSWORD:-}" ]]; then

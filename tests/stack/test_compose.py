@@ -1,0 +1,112 @@
+"""compose.yaml: the stack on one host under Docker Compose (v2, or Debian's v1)."""
+
+import functools
+import os
+import subprocess
+
+import pytest
+
+from tests.servers import PROJECT_ROOT, fetch, free_port
+from tests.stack.docker_cli import docker, inspect, wait_healthy
+
+PROJECT = "visits-test-compose"
+MIB = 1024 * 1024
+
+
+@functools.cache
+def compose_program() -> tuple[str, ...]:
+    """`docker compose` where the plugin is installed, else Compose v1."""
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    return ("docker", "compose") if plugin.returncode == 0 else ("docker-compose",)
+
+
+class ComposeProject:
+    """compose.yaml run under the suite's own project name, port, image and secrets."""
+
+    def __init__(self, secrets_dir, port: int):
+        self.port = port
+        self.environment = {
+            **os.environ,
+            "VISITS_PORT": str(port),
+            "VISITS_SECRETS_DIR": str(secrets_dir),
+            "VISITS_WEB_IMAGE": f"{PROJECT}-web",
+        }
+
+    def run(self, *arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*compose_program(), "--project-name", PROJECT, "--file", "compose.yaml", *arguments],
+            cwd=PROJECT_ROOT,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+
+    def containers(self) -> dict[str, str]:
+        """The project's containers, by service, with their state."""
+        listing = docker(
+            "ps", "--all", "--filter", f"label=com.docker.compose.project={PROJECT}",
+            "--format", '{{.Label "com.docker.compose.service"}} {{.State}}',
+        )  # fmt: skip
+        return dict(line.split(" ", 1) for line in listing.splitlines())
+
+    def container(self, service: str) -> str:
+        """The name of the service's container (v1 and v2 name them differently)."""
+        return docker(
+            "ps", "--all", "--filter", f"label=com.docker.compose.project={PROJECT}",
+            "--filter", f"label=com.docker.compose.service={service}", "--format", "{{.Names}}",
+        )  # fmt: skip
+
+
+@pytest.fixture
+def compose_project(tmp_path):
+    """A Compose project named visits-test-compose, removed with its volumes afterwards."""
+    project = ComposeProject(tmp_path / "secrets", free_port())
+    project.run("down", "--volumes")  # what an interrupted run left behind
+    yield project
+    project.run("down", "--volumes")
+    docker("image", "rm", f"{PROJECT}-web", check=False)
+
+
+def test_compose_file_is_accepted_by_compose(compose_project):
+    result = compose_project.run("config", "--quiet")
+
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_compose_without_secrets_refuses_to_start_db_and_web_naming_the_file(
+    compose_project, tmp_path
+):
+    (tmp_path / "secrets").mkdir()
+
+    result = compose_project.run("up", "--detach")
+
+    assert result.returncode != 0
+    assert f"bind source path does not exist: {tmp_path}/secrets/db_password" in result.stderr
+    assert "db" not in compose_project.containers()
+    assert "web" not in compose_project.containers()
+
+
+def test_compose_up_serves_one_then_two_with_the_stack_limits(compose_project, tmp_path):
+    subprocess.run([PROJECT_ROOT / "docker" / "make-secrets", tmp_path / "secrets"], check=True)
+
+    result = compose_project.run("up", "--detach")
+    assert result.returncode == 0, result.stderr
+    web = compose_project.container("web")
+    wait_healthy(web)
+    first = fetch(compose_project.port, "/")
+    second = fetch(compose_project.port, "/")
+
+    assert first.body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
+    assert second.body == "Banco PostgreSQL tem 2 registros. Redis conta 2 visitas."
+    assert compose_project.containers() == {"db": "running", "cache": "running", "web": "running"}
+    assert {
+        service: inspect(compose_project.container(service))["HostConfig"]["Memory"] // MIB
+        for service in ("db", "cache", "web")
+    } == {"db": 192, "cache": 64, "web": 256}
+    assert inspect(web)["HostConfig"]["PortBindings"] == {
+        "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(compose_project.port)}]
+    }
+    cache = compose_project.container("cache")
+    assert docker("exec", cache, "redis-cli", "config", "get", "appendonly") == "appendonly\nyes"
