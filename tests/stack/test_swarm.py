@@ -1,0 +1,254 @@
+"""
+deploy/swarm/stack.yaml on a real three-node swarm (tests/stack/swarm_cluster.py):
+placement, load through the proxy, a rolling update and a lost node under
+traffic, and the volumes outliving the stack. The tests share one deployment and
+run in this order; each reads the counts it starts from.
+"""
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.servers import PROJECT_ROOT, Reply, fetch, free_port
+from tests.stack.docker_cli import docker
+from tests.stack.swarm_cluster import SwarmCluster
+
+STACK = "visits-test-swarm"
+WEB_IMAGE = f"{STACK}-web"
+DATA_LABEL = "visits.data"
+JSON = {"Accept": "application/json"}
+# The stack's variables for the images that run on the manager only (the data node).
+MANAGER_IMAGES = {
+    "POSTGRES_IMAGE": "postgres:15",
+    "REDIS_IMAGE": "redis:7",
+    "NGINX_IMAGE": "nginx:1.30",
+}
+
+
+class Deployment:
+    """The stack deployed on the cluster, reached through the proxy's published port."""
+
+    def __init__(self, cluster: SwarmCluster, secrets_dir, port: int, images: dict[str, str]):
+        self.cluster = cluster
+        self.port = port
+        self.environment = {
+            **os.environ,
+            "VISITS_PORT": str(port),
+            "VISITS_SECRETS_DIR": str(secrets_dir),
+            **images,
+        }
+
+    def deploy(self) -> None:
+        # Images named by ID, never resolved: no engine asks a registry for them.
+        subprocess.run(
+            ["docker", "stack", "deploy", "--resolve-image", "never",
+             "--compose-file", "deploy/swarm/stack.yaml", STACK],
+            cwd=PROJECT_ROOT, env=self.environment, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+    def replicas(self) -> dict[str, str]:
+        """Running/desired tasks by service, e.g. {"web": "3/3", ...}."""
+        listing = docker(
+            "service", "ls", "--filter", f"label=com.docker.stack.namespace={STACK}",
+            "--format", "{{.Name}} {{.Replicas}}",
+        )  # fmt: skip
+        return {
+            name.removeprefix(f"{STACK}_"): replicas.split(" ")[0]
+            for name, replicas in (line.split(" ", 1) for line in listing.splitlines())
+        }
+
+    def wait_converged(self, seconds: float = 240) -> float:
+        """Waits until every task runs (healthy) and the proxy reaches web; returns the wait."""
+        started = time.monotonic()
+        expected = {"proxy": "1/1", "web": "3/3", "db": "1/1", "cache": "1/1"}
+        while self.replicas() != expected or self.try_get("/readyz").status != 200:
+            if time.monotonic() - started > seconds:
+                raise AssertionError(f"not converged in {seconds} s: {self.replicas()}")
+            time.sleep(0.5)
+        return time.monotonic() - started
+
+    def nodes_of(self, service: str) -> list[str]:
+        """Host names of the nodes running the service's tasks, sorted."""
+        listing = docker(
+            "service", "ps", "--filter", "desired-state=running", "--format",
+            "{{.Node}} {{.CurrentState}}", f"{STACK}_{service}",
+        )  # fmt: skip
+        return sorted(line.split()[0] for line in listing.splitlines() if " Running " in line)
+
+    def try_get(self, path: str = "/", **kwargs) -> Reply:
+        try:
+            return fetch(self.port, path, **kwargs)
+        except OSError as error:
+            return Reply(0, {}, str(error))
+
+    def counts(self) -> tuple[int, int]:
+        """Records one visit and returns the (accesses, visits) it was answered with."""
+        reply = fetch(self.port, "/", headers=JSON)
+        assert reply.status == 200, reply.body
+        answer = json.loads(reply.body)
+        return answer["accesses"], answer["visits"]
+
+    def web_page_views_by_node(self) -> dict[str, int]:
+        """`GET /` lines in the access log of each node's web container."""
+        engines = {self.cluster.manager_hostname: docker}
+        engines |= {worker.hostname: worker.docker for worker in self.cluster.workers.values()}
+        served = {}
+        for hostname, engine in engines.items():
+            names = engine(
+                "ps", "--quiet", "--filter", f"label=com.docker.swarm.service.name={STACK}_web"
+            ).split()
+            logs = "".join(engine("logs", name) for name in names)
+            served[hostname] = len(re.findall(r'"GET / HTTP/1\.[01]"', logs))
+        return served
+
+
+class Traffic:
+    """Page views at a steady pace from a few threads, until stopped; records every answer."""
+
+    def __init__(self, deployment: Deployment, *, threads: int = 4, pause: float = 0.1):
+        self.deployment = deployment
+        self.pause = pause
+        self.replies: list[Reply] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.replies.append(self.deployment.try_get("/"))
+            time.sleep(self.pause)
+
+    def __enter__(self) -> "Traffic":
+        self.started = time.monotonic()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self.seconds = time.monotonic() - self.started
+
+    def statuses(self) -> Counter:
+        return Counter(reply.status for reply in self.replies)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    with SwarmCluster(prefix=STACK) as cluster:
+        docker("build", "--quiet", "--tag", WEB_IMAGE, str(PROJECT_ROOT))
+        images = {variable: image_id(tag) for variable, tag in MANAGER_IMAGES.items()}
+        images["VISITS_WEB_IMAGE"] = cluster.load_image(WEB_IMAGE)
+        docker("node", "update", "--label-add", f"{DATA_LABEL}=true", cluster.manager_hostname)
+        secrets_dir = tmp_path_factory.mktemp("swarm") / "secrets"
+        subprocess.run([PROJECT_ROOT / "docker" / "make-secrets", secrets_dir], check=True)
+        deployed = Deployment(cluster, secrets_dir, free_port(), images)
+        try:
+            deployed.deploy()
+            print(f"\nswarm: converged {deployed.wait_converged():.0f} s after deploy")
+            yield deployed
+        finally:
+            docker("stack", "rm", STACK, check=False)
+            remove_stack_volumes()
+    docker("image", "rm", WEB_IMAGE, check=False)
+
+
+def image_id(tag: str) -> str:
+    return docker("image", "inspect", "--format", "{{.Id}}", tag)
+
+
+def stack_volumes() -> list[str]:
+    listing = docker(
+        "volume", "ls", "--quiet", "--filter", f"label=com.docker.stack.namespace={STACK}"
+    )
+    return sorted(listing.split())
+
+
+def remove_stack_volumes() -> None:
+    """Volumes outlive their containers by a moment after `docker stack rm`."""
+    deadline = time.monotonic() + 60
+    while stack_volumes() and time.monotonic() < deadline:
+        docker("volume", "rm", *stack_volumes(), check=False)
+        time.sleep(1)
+
+
+def test_swarm_stack_puts_data_on_the_data_node_and_one_web_replica_on_each_node(deployment):
+    cluster = deployment.cluster
+    every_node = sorted([cluster.manager_hostname, *(w.hostname for w in cluster.workers.values())])
+
+    assert deployment.nodes_of("db") == [cluster.manager_hostname]
+    assert deployment.nodes_of("cache") == [cluster.manager_hostname]
+    assert deployment.nodes_of("proxy") == [cluster.manager_hostname]
+    assert deployment.nodes_of("web") == every_node
+
+
+def test_swarm_stack_serves_1000_views_through_the_proxy_from_every_node(deployment):
+    accesses, visits = deployment.counts()
+    served_before = deployment.web_page_views_by_node()
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        replies = list(pool.map(lambda _: deployment.try_get("/"), range(1000)))
+    served = Counter(deployment.web_page_views_by_node())
+    served.subtract(served_before)
+    print(f"\nswarm: 1,000 views served per node: {dict(served)}")
+
+    assert Counter(reply.status for reply in replies) == {200: 1000}
+    assert deployment.counts() == (accesses + 1001, visits + 1001)
+    assert sum(served.values()) == 1000
+    assert all(views > 0 for views in served.values()), served
+
+
+def test_swarm_rolling_update_of_web_under_traffic_fails_no_request(deployment):
+    accesses, visits = deployment.counts()
+
+    with Traffic(deployment) as traffic:
+        docker("service", "update", "--force", "--quiet", f"{STACK}_web", timeout=600)
+    rate = len(traffic.replies) / traffic.seconds
+    print(f"\nswarm: rolling update took {traffic.seconds:.0f} s at {rate:.0f} views/s, "
+          f"answers {dict(traffic.statuses())}")  # fmt: skip
+
+    assert traffic.statuses() == {200: len(traffic.replies)}
+    assert rate >= 20
+    assert deployment.counts() == (
+        accesses + len(traffic.replies) + 1,
+        visits + len(traffic.replies) + 1,
+    )
+
+
+def test_swarm_lost_worker_keeps_the_service_answering_and_is_replaced(deployment):
+    accesses, visits = deployment.counts()
+
+    with Traffic(deployment) as traffic:
+        lost = time.monotonic()
+        deployment.cluster.stop_node("node1")
+        while deployment.cluster.node_state("node1") != "down":
+            time.sleep(0.2)
+        noticed = time.monotonic() - lost
+        lost_hostname = deployment.cluster.workers["node1"].hostname
+        while len(web := deployment.nodes_of("web")) != 3 or lost_hostname in web:
+            assert time.monotonic() - lost < 180, f"web not replaced in 180 s: {web}"
+            time.sleep(0.2)
+        recovered = time.monotonic() - lost
+    print(f"\nswarm: node1 lost; seen down after {noticed:.1f} s, 3/3 web again after "
+          f"{recovered:.1f} s; answers {dict(traffic.statuses())}")  # fmt: skip
+    served = traffic.statuses()[200]
+
+    assert traffic.statuses() == {200: len(traffic.replies)}
+    assert deployment.counts() == (accesses + served + 1, visits + served + 1)
+    assert set(web) == {
+        deployment.cluster.manager_hostname,
+        deployment.cluster.workers["node2"].hostname,
+    }
+
+
+def test_swarm_stack_removed_keeps_its_volumes(deployment):
+    docker("stack", "rm", STACK)
+
+    assert stack_volumes() == [f"{STACK}_pgdata", f"{STACK}_redisdata"]
