@@ -8,6 +8,7 @@ run in this order; each reads the counts it starts from.
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -205,11 +206,41 @@ def test_swarm_stack_serves_1000_views_through_the_proxy_from_every_node(deploym
     assert all(views > 0 for views in served.values()), served
 
 
+def test_swarm_proxy_holds_slow_clients_while_web_keeps_answering(deployment):
+    """Slow clients, twice as many as web has threads (3 replicas x 3 workers x 4), hold nginx
+    and not web: /healthz keeps answering within a second."""
+    slow = [socket.create_connection(("127.0.0.1", deployment.port)) for _ in range(72)]
+    latencies = []
+    try:
+        for byte in b"GET / HT":
+            for connection in slow:
+                connection.sendall(bytes([byte]))
+            started = time.monotonic()
+            reply = deployment.try_get("/healthz")
+            latencies.append((reply.status, time.monotonic() - started))
+            time.sleep(1)
+    finally:
+        for connection in slow:
+            connection.close()
+    print(f"\nswarm: /healthz beside 72 slow clients, slowest {max(s for _, s in latencies):.3f} s")
+
+    assert [status for status, _ in latencies] == [200] * 8
+    assert max(seconds for _, seconds in latencies) < 1
+
+
 def test_swarm_rolling_update_of_web_under_traffic_fails_no_request(deployment):
     accesses, visits = deployment.counts()
 
     with Traffic(deployment) as traffic:
-        docker("service", "update", "--force", "--quiet", f"{STACK}_web", timeout=600)
+        docker(
+            "service",
+            "update",
+            "--force",
+            "--no-resolve-image",
+            "--quiet",
+            f"{STACK}_web",
+            timeout=600,
+        )
     rate = len(traffic.replies) / traffic.seconds
     print(f"\nswarm: rolling update took {traffic.seconds:.0f} s at {rate:.0f} views/s, "
           f"answers {dict(traffic.statuses())}")  # fmt: skip
