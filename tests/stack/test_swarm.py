@@ -83,6 +83,13 @@ class Deployment:
         )  # fmt: skip
         return sorted(line.split()[0] for line in listing.splitlines() if " Running " in line)
 
+    def task_ids(self, service: str) -> list[str]:
+        """IDs of the service's tasks that should be running, sorted."""
+        listing = docker(
+            "service", "ps", "--quiet", "--filter", "desired-state=running", f"{STACK}_{service}"
+        )
+        return sorted(listing.split())
+
     def try_get(self, path: str = "/", **kwargs) -> Reply:
         try:
             return fetch(self.port, path, **kwargs)
@@ -196,14 +203,48 @@ def test_swarm_stack_serves_1000_views_through_the_proxy_from_every_node(deploym
 
     with ThreadPoolExecutor(max_workers=32) as pool:
         replies = list(pool.map(lambda _: deployment.try_get("/"), range(1000)))
-    served = Counter(deployment.web_page_views_by_node())
-    served.subtract(served_before)
+    # gunicorn logs a request after answering it, and Docker collects the line a moment later.
+    deadline = time.monotonic() + 10
+    while True:
+        served = Counter(deployment.web_page_views_by_node())
+        served.subtract(served_before)
+        if sum(served.values()) >= 1000 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     print(f"\nswarm: 1,000 views served per node: {dict(served)}")
 
     assert Counter(reply.status for reply in replies) == {200: 1000}
     assert deployment.counts() == (accesses + 1001, visits + 1001)
     assert sum(served.values()) == 1000
     assert all(views > 0 for views in served.values()), served
+
+
+def test_swarm_cache_outage_leaves_web_serving_and_its_replicas_in_place(deployment):
+    accesses, visits = deployment.counts()
+    replicas_before = deployment.task_ids("web")
+
+    docker("service", "scale", "--detach=false", f"{STACK}_cache=0", timeout=120)
+    # A view every 5 s for longer than three failed health checks (3 x 5 s) would take to
+    # get a replica replaced. Each runs on its own: with cache's name gone from Docker's
+    # DNS, a lookup may wait for the resolvers of the host, which containers here lack.
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        views = []
+        for _ in range(5):
+            views.append(pool.submit(fetch, deployment.port, "/", headers=JSON))
+            time.sleep(5)
+        outage = [view.result() for view in views]
+    replicas_during = deployment.task_ids("web")
+    docker("service", "scale", "--detach=false", f"{STACK}_cache=1", timeout=120)
+    after = [json.loads(fetch(deployment.port, "/", headers=JSON).body)]
+    while after[-1]["visits"] is None and len(after) < 60:
+        time.sleep(1)
+        after.append(json.loads(fetch(deployment.port, "/", headers=JSON).body))
+
+    assert [(reply.status, json.loads(reply.body)["visits"]) for reply in outage] == [
+        (200, None)
+    ] * 5
+    assert replicas_during == replicas_before
+    assert (after[-1]["accesses"], after[-1]["visits"]) == (accesses + 5 + len(after), visits + 1)
 
 
 def test_swarm_proxy_holds_slow_clients_while_web_keeps_answering(deployment):
