@@ -84,6 +84,24 @@ def test_index_response_is_never_cached_and_varies_by_format_and_language(client
     assert set(response["Vary"].replace(" ", "").split(",")) == {"Accept", "Accept-Language"}
 
 
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("application/json; charset=utf-8", "application/json"),
+        ("text/plain; charset=utf-8", "text/plain; charset=utf-8"),
+        ("text/plain;q=0, */*", "text/html; charset=utf-8"),
+    ],
+)
+def test_index_accept_with_parameters_or_refusals_gets_the_type_it_rates_highest(
+    client, accept, content_type
+):
+    response = client.get(reverse("index"), headers={"Accept": accept})
+
+    assert response.status_code == HTTPStatus.OK
+    assert response["Content-Type"] == content_type
+    assert Access.objects.count() == 1
+
+
 def test_index_unacceptable_type_is_406_and_counts_nothing(client):
     response = client.get(reverse("index"), headers={"Accept": "image/png"})
 

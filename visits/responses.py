@@ -1,4 +1,4 @@
-"""Content negotiation, and the page's answers in each format."""
+"""The page's answers in each format, chosen by content negotiation."""
 
 from http import HTTPStatus
 
@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from visits import wording
+from visits import negotiation, wording
 from visits.tally import Tally
 
 PLAIN = "text/plain"
@@ -14,6 +14,8 @@ HTML = "text/html"
 JSON = "application/json"
 # Listed first, plain text is what curl's "Accept: */*" gets, as in the exercise.
 OFFERED_TYPES = [PLAIN, HTML, JSON]
+# Each is sent as UTF-8 (JSON always is), so a client asking for that charset gets it.
+CHARSET = "; charset=utf-8"
 HEADINGS = {
     HTTPStatus.NOT_ACCEPTABLE: _("Format not available"),
     HTTPStatus.SERVICE_UNAVAILABLE: _("Temporarily unavailable"),
@@ -22,9 +24,9 @@ HEADINGS = {
 
 def preferred_type(request: HttpRequest) -> str | None:
     """The offered media type the client prefers; None when it accepts none of them."""
-    if not request.headers.get("Accept", "").strip():
-        return PLAIN
-    return request.get_preferred_type(OFFERED_TYPES)
+    accept = request.headers.get("Accept", "")
+    offer = negotiation.preferred_type(accept, [offer + CHARSET for offer in OFFERED_TYPES])
+    return offer.removesuffix(CHARSET) if offer else None
 
 
 def tally_response(request: HttpRequest, tally: Tally, media_type: str) -> HttpResponse:
