@@ -10,6 +10,8 @@ import logging
 import os
 import secrets
 
+from visits_project.env import env_networks
+
 wsgi_app = "visits_project.wsgi:application"
 bind = [os.environ.get("WEB_BIND", "127.0.0.1:8080")]
 
@@ -32,6 +34,10 @@ graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "20"))
 # cost a fifth of the throughput. Closing after each response lets every
 # request go to whichever worker is free.
 keepalive = int(os.environ.get("WEB_KEEPALIVE", "0"))
+
+# X-Forwarded-Proto (https behind a TLS proxy) is believed from the same proxies
+# whose X-Forwarded-For the app reads; from no one when DJANGO_TRUSTED_PROXIES is unset.
+forwarded_allow_ips = ",".join(str(network) for network in env_networks("DJANGO_TRUSTED_PROXIES"))
 
 accesslog = "-"
 errorlog = "-"

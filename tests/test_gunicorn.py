@@ -96,3 +96,28 @@ def test_gunicorn_secret_key_from_file_is_not_replaced_by_a_generated_one(gunico
 
     assert reply.status == 200
     assert "DJANGO_SECRET_KEY is not set" not in server.log()
+
+
+def test_gunicorn_believes_forwarded_proto_only_from_trusted_proxies(gunicorn):
+    """Behind a TLS proxy of DJANGO_TRUSTED_PROXIES, https is seen: no redirect loop."""
+    behind_proxy = gunicorn(DJANGO_HTTPS="true", DJANGO_TRUSTED_PROXIES="127.0.0.0/8")
+    direct = gunicorn(DJANGO_HTTPS="true", DJANGO_TRUSTED_PROXIES="")
+    https = {"X-Forwarded-Proto": "https", "Host": "localhost"}
+
+    trusted = behind_proxy.get("/admin/login/", headers=https)
+    untrusted = direct.get("/admin/login/", headers=https)
+
+    assert trusted.status == 200
+    assert "Secure" in trusted.headers["set-cookie"]
+    assert (untrusted.status, untrusted.headers["location"]) == (
+        301,
+        "https://localhost/admin/login/",
+    )
+
+
+def test_gunicorn_client_reaching_it_directly_cannot_choose_its_address(gunicorn):
+    server = gunicorn()
+
+    server.get("/", headers={"X-Forwarded-For": "6.6.6.6"})
+
+    assert Access.objects.get().client_address == "127.0.0.1"

@@ -37,6 +37,12 @@ def check_ids(output: str) -> list[str]:
         ),
         ("DB_PORT", "five", "is not a whole number of at least 1; correct it or unset it."),
         ("CACHE_TIMEOUT", "-1", "is not a positive number of seconds; correct it or unset it."),
+        (
+            "DJANGO_TRUSTED_PROXIES",
+            "10.0.0.1/8",
+            "is not a list of networks (10.0.0.1/8 has host bits set); write them as "
+            "10.0.0.0/8,127.0.0.1, or unset it.",
+        ),
     ],
 )
 def test_settings_malformed_value_stops_start_up_naming_variable(variable, value, problem):
@@ -127,4 +133,14 @@ def test_settings_secret_and_its_file_both_set_stop_start_up(tmp_path):
     assert result.stderr == (
         "Configuration error: Both DJANGO_SECRET_KEY and DJANGO_SECRET_KEY_FILE are set; "
         "keep one of them and unset the other.\n"
+    )
+
+
+def test_settings_retired_proxy_count_stops_start_up_naming_its_successor():
+    result = manage("check", DJANGO_TRUSTED_PROXY_COUNT="1")
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Configuration error: DJANGO_TRUSTED_PROXY_COUNT is no longer read; name your proxies' "
+        "networks in DJANGO_TRUSTED_PROXIES instead (e.g. 10.0.0.0/8).\n"
     )

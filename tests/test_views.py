@@ -1,3 +1,4 @@
+import ipaddress
 import json
 from http import HTTPStatus
 
@@ -174,22 +175,32 @@ def test_index_forwarded_for_ignored_without_trusted_proxy(client):
     assert Access.objects.get().client_address == "127.0.0.1"
 
 
-def test_index_forwarded_for_from_trusted_proxy_names_client(client, settings):
-    settings.TRUSTED_PROXY_COUNT = 1
-
-    client.get(reverse("index"), headers={"X-Forwarded-For": "10.9.9.9, 198.51.100.1"})
-
-    assert Access.objects.get().client_address == "198.51.100.1"
-
-
-@pytest.mark.parametrize("forwarded", ["not-an-address", ",,,", "999.1.1.1", "1.2.3.4 5.6.7.8"])
-def test_index_malformed_forwarded_for_stores_no_address(client, settings, forwarded):
-    settings.TRUSTED_PROXY_COUNT = 1
+@pytest.mark.parametrize(
+    ("forwarded", "stored"),
+    [
+        ("198.51.100.1", "198.51.100.1"),
+        ("6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        ("198.51.100.1, 127.0.0.2", "198.51.100.1"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        ("[::1]", "127.0.0.1"),
+        ("not-an-address", "127.0.0.1"),
+        (",,,", "127.0.0.1"),
+        ("999.1.1.1", "127.0.0.1"),
+        ("1.2.3.4 5.6.7.8", "127.0.0.1"),
+        (", ".join(f"10.0.{hop // 250}.{hop % 250 + 1}" for hop in range(100)), "10.0.0.100"),
+    ],
+)
+def test_index_forwarded_for_from_trusted_proxy_names_nearest_untrusted_hop(
+    client, settings, forwarded, stored
+):
+    """Behind trusted proxies (127.0.0.0/8), the rightmost other address is the client's."""
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.0/8")]
 
     response = client.get(reverse("index"), headers={"X-Forwarded-For": forwarded})
 
     assert response.status_code == HTTPStatus.OK
-    assert Access.objects.get().client_address is None
+    assert Access.objects.get().client_address == stored
 
 
 def test_healthz_touches_nothing(client, django_assert_num_queries):

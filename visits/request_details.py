@@ -10,22 +10,36 @@ from visits.models import USER_AGENT_MAX_LENGTH
 
 def client_address(request: HttpRequest) -> str | None:
     """
-    The client's IP address: the socket's peer, or, behind the number of proxies
-    that DJANGO_TRUSTED_PROXY_COUNT trusts, the entry they appended to
-    X-Forwarded-For. None when the trusted value is not an IP address.
+    The client's IP address: the socket's peer or, while that is a proxy of
+    DJANGO_TRUSTED_PROXIES, the X-Forwarded-For entry it appended, and so on
+    leftwards. An entry that is no address stops the walk at the socket's peer.
+    None when the peer itself has no IP address.
     """
-    candidate = request.META.get("REMOTE_ADDR", "")
-    proxies = settings.TRUSTED_PROXY_COUNT
-    if proxies:
-        forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        # Each trusted proxy appended the address it saw; anything further left
-        # was written by the client and proves nothing.
-        if len(forwarded) >= proxies:
-            candidate = forwarded[-proxies]
+    peer = ip_address(request.META.get("REMOTE_ADDR", ""))
+    address = peer
+    hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    # Each trusted proxy appended the address it saw; anything further left was
+    # written by the client and proves nothing.
+    while address is not None and is_trusted_proxy(address) and hops:
+        address = ip_address(hops.pop())
+        if address is None:
+            return str(peer)
+    return None if address is None else str(address)
+
+
+def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """TEXT as an address PostgreSQL stores: no zone id, IPv4-mapped IPv6 as IPv4."""
     try:
-        return str(ipaddress.ip_address(candidate))
+        address = ipaddress.ip_address(text.strip().partition("%")[0])
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return any(address in network for network in settings.TRUSTED_PROXIES)
 
 
 def user_agent(request: HttpRequest) -> str:

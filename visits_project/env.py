@@ -1,5 +1,6 @@
 """Typed, strict readers for the environment variables that configure the project."""
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -94,3 +95,15 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if not raw:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """A comma-separated list of IP networks (CIDRs; a bare address is a network of one)."""
+    items = env_list(name, [])
+    try:
+        return [ipaddress.ip_network(item) for item in items]
+    except ValueError as error:
+        raise ImproperlyConfigured(
+            f"{name}={env_str(name)!r} is not a list of networks ({error}); write them as "
+            f"10.0.0.0/8,127.0.0.1, or unset it."
+        ) from None

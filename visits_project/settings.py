@@ -8,11 +8,20 @@ are a public interface; extras use the DJANGO_, DB_ and CACHE_ prefixes.
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from visits_project.env import env_bool, env_float, env_int, env_list, env_secret, env_str
+from visits_project.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_networks,
+    env_secret,
+    env_str,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,9 +35,15 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
-# How many reverse proxies stand in front of the app; their X-Forwarded-For
-# entries are trusted to name the client. 0 trusts none (the socket's address).
-TRUSTED_PROXY_COUNT = env_int("DJANGO_TRUSTED_PROXY_COUNT", 0)
+# The networks of the reverse proxies in front of the app: only a request whose
+# socket peer lies in one of them has its X-Forwarded-For read, and gunicorn
+# (gunicorn.conf.py) trusts X-Forwarded-Proto from the same ones. None by default.
+TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
+if env_str("DJANGO_TRUSTED_PROXY_COUNT"):
+    raise ImproperlyConfigured(
+        "DJANGO_TRUSTED_PROXY_COUNT is no longer read; name your proxies' networks in "
+        "DJANGO_TRUSTED_PROXIES instead (e.g. 10.0.0.0/8)."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

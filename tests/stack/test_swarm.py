@@ -5,6 +5,7 @@ traffic, and the volumes outliving the stack. The tests share one deployment and
 run in this order; each reads the counts it starts from.
 """
 
+import ipaddress
 import json
 import os
 import re
@@ -102,6 +103,12 @@ class Deployment:
         assert reply.status == 200, reply.body
         answer = json.loads(reply.body)
         return answer["accesses"], answer["visits"]
+
+    def sql(self, query: str) -> str:
+        """QUERY's rows as psql prints them unaligned, run in db's container."""
+        db = docker("ps", "--quiet", "--filter", f"label=com.docker.swarm.service.name={STACK}_db")
+        return docker("exec", "--user", "postgres", db, "psql", "--dbname", "visits",
+                      "--tuples-only", "--no-align", "--command", query)  # fmt: skip
 
     def web_page_views_by_node(self) -> dict[str, int]:
         """`GET /` lines in the access log of each node's web container."""
@@ -213,8 +220,16 @@ def test_swarm_stack_serves_1000_views_through_the_proxy_from_every_node(deploym
         time.sleep(0.5)
     print(f"\nswarm: 1,000 views served per node: {dict(served)}")
 
+    # nginx's own address (on the overlay, 10.0.0.0/8) is a trusted proxy's, not the client's.
+    addresses = deployment.sql(
+        "SELECT DISTINCT client_address FROM (SELECT client_address FROM visits_access "
+        "ORDER BY id DESC LIMIT 1000) AS recent"
+    )
+
     assert Counter(reply.status for reply in replies) == {200: 1000}
     assert deployment.counts() == (accesses + 1001, visits + 1001)
+    assert len(addresses.split()) == 1
+    assert ipaddress.ip_address(addresses) not in ipaddress.ip_network("10.0.0.0/8")
     assert sum(served.values()) == 1000
     assert all(views > 0 for views in served.values()), served
 
