@@ -6,6 +6,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 from django.db import connection
 
 from visits.models import Access
@@ -121,3 +122,38 @@ def test_gunicorn_client_reaching_it_directly_cannot_choose_its_address(gunicorn
     server.get("/", headers={"X-Forwarded-For": "6.6.6.6"})
 
     assert Access.objects.get().client_address == "127.0.0.1"
+
+
+# gunicorn refuses a header line over 8,190 bytes itself (431), before Django sees it.
+HOSTILE = [
+    ("Accept-Language of 8 kB", {"Accept-Language": "x" * 8_000}, 200),
+    ("Accept-Language of 10 kB", {"Accept-Language": "x" * 10_000}, 431),
+    ("Accept with 1,000 ranges", {"Accept": ",".join(["x/y"] * 999 + ["text/html"])}, 200),
+    ("Accept with parameters", {"Accept": "application/json; charset=utf-8; q=1"}, 200),
+    ("Host not allowed", {"Host": "evil.example"}, 400),
+    ("a header line of 16 kB", {"X-Padding": "x" * 16_000}, 431),
+    ("zone id in X-Forwarded-For", {"X-Forwarded-For": "fe80::1%eth0"}, 200),
+    ("100 X-Forwarded-For hops", {"X-Forwarded-For": ", ".join(["198.51.100.9"] * 100)}, 200),
+]
+
+
+@pytest.mark.parametrize(("case", "headers", "status"), HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_gunicorn_hostile_headers_get_a_clear_answer_never_a_5xx(gunicorn, case, headers, status):
+    server = gunicorn(DJANGO_TRUSTED_PROXIES="127.0.0.1")
+
+    reply = server.get("/", headers=headers)
+
+    assert reply.status == status, reply.body
+    assert "Internal Server Error" not in server.log()
+
+
+def test_gunicorn_body_on_get_is_ignored_and_the_view_counted(gunicorn):
+    server = gunicorn()
+
+    reply = raw_request(
+        server.port,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    )
+
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert reply.endswith(b"Banco PostgreSQL tem 1 registros. Redis conta 1 visitas.")

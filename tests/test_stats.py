@@ -54,7 +54,9 @@ def test_stats_json_gives_the_same_numbers_and_counts_nothing(client):
     ("language", "heading"), [("pt-BR", "Página não encontrada"), ("en", "Page not found")]
 )
 def test_not_found_page_is_styled_in_the_right_language(client, language, heading):
-    response = client.get("/nothing-here", headers={"Accept-Language": language})
+    response = client.get(
+        "/nothing-here", headers={"Accept": "text/html", "Accept-Language": language}
+    )
 
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert f"<h1>{heading}</h1>" in response.content.decode()

@@ -223,3 +223,42 @@ def test_readyz_reports_both_dependencies_up(client):
     }
     assert Access.objects.count() == 0
     assert current() == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "content_type", "body"),
+    [
+        (
+            {"Accept": "application/json"},
+            "application/json",
+            '{"error": "N\\u00e3o h\\u00e1 nada neste endere\\u00e7o; confira-o ou comece pela '
+            'p\\u00e1gina de visitas."}',
+        ),
+        (
+            {"Accept": "*/*", "Accept-Language": "en"},
+            "text/plain; charset=utf-8",
+            "There is nothing at this address; check it, or start from the visits page.",
+        ),
+    ],
+)
+def test_unknown_path_answers_404_in_the_clients_format_and_language(
+    client, headers, content_type, body
+):
+    response = client.get("/nothing-here", headers=headers)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response["Content-Type"] == content_type
+    assert response.content.decode() == body
+
+
+def test_host_not_allowed_answers_400_in_the_clients_format_and_counts_nothing(client):
+    response = client.get(
+        reverse("index"), headers={"Accept": "application/json"}, HTTP_HOST="evil.example"
+    )
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert json.loads(response.content) == {
+        "error": "Não foi possível entender este pedido; confira o endereço e os cabeçalhos e "
+        "tente de novo."
+    }
+    assert Access.objects.count() == 0

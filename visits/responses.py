@@ -17,6 +17,8 @@ OFFERED_TYPES = [PLAIN, HTML, JSON]
 # Each is sent as UTF-8 (JSON always is), so a client asking for that charset gets it.
 CHARSET = "; charset=utf-8"
 HEADINGS = {
+    HTTPStatus.BAD_REQUEST: _("Bad request"),
+    HTTPStatus.NOT_FOUND: _("Page not found"),
     HTTPStatus.NOT_ACCEPTABLE: _("Format not available"),
     HTTPStatus.SERVICE_UNAVAILABLE: _("Temporarily unavailable"),
 }

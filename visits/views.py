@@ -77,6 +77,16 @@ def stats_json(request: HttpRequest) -> JsonResponse:
     )
 
 
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404, in the client's format and language (handler404)."""
+    return responses.error_response(request, wording.page_not_found(), HTTPStatus.NOT_FOUND)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 (a Host not allowed, say), in the client's format and language (handler400)."""
+    return responses.error_response(request, wording.bad_request(), HTTPStatus.BAD_REQUEST)
+
+
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -67,3 +67,13 @@ def not_acceptable() -> str:
         "This page is available as text/plain, text/html or application/json; "
         "ask for one of them in the Accept header."
     )
+
+
+def page_not_found() -> str:
+    return gettext("There is nothing at this address; check it, or start from the visits page.")
+
+
+def bad_request() -> str:
+    return gettext(
+        "This request could not be understood; check its address and headers, then try again."
+    )

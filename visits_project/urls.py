@@ -11,3 +11,7 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
 ]
+
+# Errors answer in the format and language the client asked for, as the page does.
+handler400 = "visits.views.bad_request"
+handler404 = "visits.views.page_not_found"
