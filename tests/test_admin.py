@@ -92,6 +92,22 @@ def test_admin_cannot_add_or_edit_accesses(admin_client, accesses):
     assert Access.objects.get(pk=new.pk).user_agent == "curl/8.5.0"
 
 
+def test_admin_cannot_delete_accesses_one_or_in_bulk(admin_client, accesses):
+    old, new = accesses
+
+    listing = admin_client.get(CHANGELIST)
+    one = admin_client.post(reverse("admin:visits_access_delete", args=[new.pk]), {"post": "yes"})
+    bulk = admin_client.post(
+        CHANGELIST,
+        {"action": "delete_selected", "_selected_action": [old.pk, new.pk], "post": "yes"},
+    )
+
+    assert listing.context["action_form"] is None  # no action at all: none to delete with
+    assert one.status_code == HTTPStatus.FORBIDDEN
+    assert bulk.status_code == HTTPStatus.OK
+    assert Access.objects.count() == 2
+
+
 def test_admin_anonymous_user_is_redirected_to_login(client):
     response = client.get(CHANGELIST)
 

@@ -24,7 +24,10 @@ class AccessPaginator(Paginator):
 
 @admin.register(Access)
 class AccessAdmin(admin.ModelAdmin):
-    """Access records are an audit log: browsable and deletable, never added or edited."""
+    """
+    Access records are an audit log: browsable, never added, edited or deleted
+    here (which also spares building a confirmation page over millions of rows).
+    """
 
     list_display = ["created_at", "client_address", "short_user_agent"]
     list_filter = ["created_at"]
@@ -47,4 +50,7 @@ class AccessAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
