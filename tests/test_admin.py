@@ -1,4 +1,6 @@
 import datetime
+import ipaddress
+import json
 from http import HTTPStatus
 
 import pytest
@@ -172,3 +174,27 @@ def test_access_datetimes_with_a_search_filter_scan_the_table():
 
     assert len(months) == 1
     assert [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]] != []
+
+
+@pytest.mark.parametrize(
+    ("networks", "status"),
+    [([], HTTPStatus.OK), (["127.0.0.0/8"], HTTPStatus.OK), (["10.0.0.0/8"], HTTPStatus.NOT_FOUND)],
+)
+def test_admin_reached_only_from_allowed_networks(client, settings, networks, status):
+    settings.ADMIN_ALLOWED_NETWORKS = [ipaddress.ip_network(network) for network in networks]
+
+    login = client.get(reverse("admin:login"), headers={"Accept": "application/json"})
+    page = client.get(reverse("index"))
+
+    assert login.status_code == status
+    assert page.status_code == HTTPStatus.OK
+
+
+def test_admin_outside_allowed_networks_is_a_404_in_the_clients_format(client, settings):
+    settings.ADMIN_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
+
+    response = client.get(reverse("admin:index"), headers={"Accept": "application/json"})
+
+    assert json.loads(response.content) == {
+        "error": "Não há nada neste endereço; confira-o ou comece pela página de visitas."
+    }

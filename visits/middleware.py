@@ -1,10 +1,14 @@
 import logging
 from http import HTTPStatus
+from ipaddress import ip_address
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 
 from visits import responses, wording
+from visits.request_details import client_address
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +42,21 @@ class DatabaseUnavailableMiddleware:
         )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+class AdminNetworkMiddleware:
+    """
+    Outside DJANGO_ADMIN_ALLOWED_NETWORKS (when set), the admin does not exist:
+    404, so that nobody elsewhere can even try a password.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        networks = settings.ADMIN_ALLOWED_NETWORKS
+        if networks and request.path.startswith(reverse("admin:index")):
+            address = client_address(request)
+            if address is None or not any(ip_address(address) in net for net in networks):
+                raise Http404
+        return self.get_response(request)

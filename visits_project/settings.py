@@ -45,6 +45,9 @@ if env_str("DJANGO_TRUSTED_PROXY_COUNT"):
         "DJANGO_TRUSTED_PROXIES instead (e.g. 10.0.0.0/8)."
     )
 
+# Where the admin may be reached from (CIDRs); elsewhere it answers 404. Anywhere when unset.
+ADMIN_ALLOWED_NETWORKS = env_networks("DJANGO_ADMIN_ALLOWED_NETWORKS")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -62,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "visits.middleware.AdminNetworkMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
