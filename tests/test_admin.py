@@ -4,6 +4,7 @@ import json
 from http import HTTPStatus
 
 import pytest
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection
 from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
@@ -198,3 +199,79 @@ def test_admin_outside_allowed_networks_is_a_404_in_the_clients_format(client, s
     assert json.loads(response.content) == {
         "error": "Não há nada neste endereço; confira-o ou comece pela página de visitas."
     }
+
+
+LOGIN = reverse("admin:login")
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_superuser("operator", password="right-Secret-9")
+
+
+@pytest.fixture
+def password_checks(monkeypatch):
+    """Counts the passwords checked (each one hashed): a locked-out attempt checks none."""
+    checked = []
+    check_password = AbstractBaseUser.check_password
+
+    def counting(user, raw_password):
+        checked.append(user.get_username())
+        return check_password(user, raw_password)
+
+    monkeypatch.setattr(AbstractBaseUser, "check_password", counting)
+    return checked
+
+
+def log_in(client, username: str, password: str, address: str = "127.0.0.1", **headers):
+    return client.post(
+        LOGIN, {"username": username, "password": password}, REMOTE_ADDR=address, headers=headers
+    )
+
+
+def test_admin_login_locks_out_an_address_after_5_failures_without_hashing(
+    client, operator, password_checks
+):
+    failures = [log_in(client, f"guess{n}", "wrong") for n in range(5)]
+    checks_before = len(password_checks)
+
+    locked = log_in(client, "operator", "right-Secret-9", Accept="application/json")
+
+    # The fifth failure reaches the limit, and is answered as the lockout it starts.
+    assert [failure.status_code for failure in failures] == [HTTPStatus.OK] * 4 + [
+        HTTPStatus.TOO_MANY_REQUESTS
+    ]
+    assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert locked["Retry-After"] == "900"
+    assert json.loads(locked.content) == {
+        "error": "Login falhou vezes demais a partir deste endereço ou para este usuário; "
+        "tente de novo em 15 minutos."
+    }
+    assert len(password_checks) == checks_before
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_locks_out_a_user_name_tried_from_many_addresses(client, operator):
+    for n in range(5):
+        log_in(client, "operator", "wrong", address=f"198.51.100.{n + 1}")
+
+    locked = log_in(
+        client, "operator", "right-Secret-9", address="203.0.113.9", **{"Accept-Language": "en"}
+    )
+    other_user = log_in(client, "someone-else", "wrong", address="203.0.113.10")
+
+    assert locked.status_code == HTTPStatus.TOO_MANY_REQUESTS
+    assert locked.content.decode() == (
+        "Too many failed logins from this address or for this user; try again in 15 minutes."
+    )
+    assert other_user.status_code == HTTPStatus.OK
+
+
+def test_admin_login_succeeds_below_the_limit(client, operator):
+    for _ in range(4):
+        log_in(client, "operator", "wrong")
+
+    success = log_in(client, "operator", "right-Secret-9")
+
+    assert success.status_code == HTTPStatus.FOUND
+    assert client.session["_auth_user_id"] == str(operator.pk)

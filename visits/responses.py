@@ -20,6 +20,7 @@ HEADINGS = {
     HTTPStatus.BAD_REQUEST: _("Bad request"),
     HTTPStatus.NOT_FOUND: _("Page not found"),
     HTTPStatus.NOT_ACCEPTABLE: _("Format not available"),
+    HTTPStatus.TOO_MANY_REQUESTS: _("Too many attempts"),
     HTTPStatus.SERVICE_UNAVAILABLE: _("Temporarily unavailable"),
 }
 

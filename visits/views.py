@@ -1,6 +1,7 @@
 import logging
 from http import HTTPStatus
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -85,6 +86,18 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 (a Host not allowed, say), in the client's format and language (handler400)."""
     return responses.error_response(request, wording.bad_request(), HTTPStatus.BAD_REQUEST)
+
+
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes' answer to a client locked out of the admin login (AXES_LOCKOUT_CALLABLE)."""
+    cool_off = settings.AXES_COOLOFF_TIME
+    response = responses.error_response(
+        request,
+        wording.login_locked_out(int(cool_off.total_seconds() // 60)),
+        HTTPStatus.TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
 
 
 @require_safe

@@ -77,3 +77,13 @@ def bad_request() -> str:
     return gettext(
         "This request could not be understood; check its address and headers, then try again."
     )
+
+
+def login_locked_out(minutes: int) -> str:
+    return ngettext(
+        "Too many failed logins from this address or for this user; "
+        "try again in %(minutes)d minute.",
+        "Too many failed logins from this address or for this user; "
+        "try again in %(minutes)d minutes.",
+        minutes,
+    ) % {"minutes": minutes}

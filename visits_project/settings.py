@@ -6,6 +6,7 @@ The exercise's variable names (DB_HOST, DB_NAME, DB_USER, DB_PASS, CACHE_HOST)
 are a public interface; extras use the DJANGO_, DB_ and CACHE_ prefixes.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "visits",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "visits.middleware.DatabaseUnavailableMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "visits_project.urls"
@@ -154,6 +157,26 @@ else:
         }
     }
 
+# Failed admin logins are throttled by django-axes: after LOGIN_FAILURE_LIMIT
+# failures from one client address, or for one user name, attempts are refused
+# with 429 for LOGIN_COOLOFF, before any password is hashed (its backend comes
+# first). It counts in Redis when there is one, so every worker sees the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "visits.request_details.client_address"
+AXES_LOCKOUT_CALLABLE = "visits.views.login_locked_out"
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler"
+    if "RedisCache" in CACHES["default"]["BACKEND"]
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -199,4 +222,6 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["stdout"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    # Not django-axes' banner at every start of every command; its lockouts, yes.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }
