@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -180,4 +181,78 @@ class PrivatePostgres:
     def remove(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class TlsProxy:
+    """
+    A real nginx terminating TLS (a self-signed certificate for localhost) in
+    front of an upstream port, as a proxy does in production: it tells the app
+    the scheme in X-Forwarded-Proto and the client in X-Forwarded-For.
+    """
+
+    CONFIG = """
+        worker_processes 1;
+        pid nginx.pid;
+        error_log stderr;
+        events {{}}
+        http {{
+            access_log off;
+            server {{
+                listen 127.0.0.1:{port} ssl;
+                ssl_certificate cert.pem;
+                ssl_certificate_key key.pem;
+                location / {{
+                    proxy_pass http://127.0.0.1:{upstream};
+                    proxy_set_header Host $http_host;
+                    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+                    proxy_set_header X-Forwarded-Proto $scheme;
+                }}
+            }}
+        }}
+    """
+
+    def __init__(self, upstream: int) -> None:
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="visits-test-nginx-"))
+        (self.directory / "nginx.conf").write_text(
+            self.CONFIG.format(port=self.port, upstream=upstream)
+        )
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+             "-subj", "/CN=localhost", "-keyout", self.directory / "key.pem",
+             "-out", self.directory / "cert.pem"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["nginx", "-p", f"{self.directory}/", "-c", "nginx.conf", "-g", "daemon off;"],
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._listens, f"nginx on port {self.port}")
+
+    def _listens(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            return True
+
+    def get(self, path: str, **headers: str) -> Reply:
+        """One HTTPS request, trusting the self-signed certificate."""
+        context = ssl.create_default_context(cafile=self.directory / "cert.pem")
+        connection = http.client.HTTPSConnection(
+            "localhost", self.port, context=context, timeout=30
+        )
+        try:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            body = response.read().decode("utf-8")
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+        finally:
+            connection.close()
+
+    def remove(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
         shutil.rmtree(self.directory, ignore_errors=True)

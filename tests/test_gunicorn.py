@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from django.db import connection
 
+from tests.servers import TlsProxy
 from visits.models import Access
 
 
@@ -157,3 +158,40 @@ def test_gunicorn_body_on_get_is_ignored_and_the_view_counted(gunicorn):
 
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
     assert reply.endswith(b"Banco PostgreSQL tem 1 registros. Redis conta 1 visitas.")
+
+
+@pytest.fixture
+def tls_proxy():
+    """Starts a real nginx terminating TLS in front of a port; removes it afterwards."""
+    started: list[TlsProxy] = []
+
+    def start(upstream: int) -> TlsProxy:
+        proxy = TlsProxy(upstream)
+        started.append(proxy)
+        proxy.start()
+        return proxy
+
+    yield start
+    for proxy in started:
+        proxy.remove()
+
+
+def test_gunicorn_behind_a_tls_proxy_serves_https_with_secure_cookies_and_hsts(gunicorn, tls_proxy):
+    server = gunicorn(
+        DJANGO_HTTPS="true", DJANGO_TRUSTED_PROXIES="127.0.0.1", DJANGO_HSTS_SECONDS="3600"
+    )
+    proxy = tls_proxy(server.port)
+
+    page = proxy.get("/")
+    login = proxy.get("/admin/login/")
+    plain = server.get("/", headers={"Host": "localhost"})
+
+    assert (page.status, page.body) == (
+        200,
+        "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas.",
+    )
+    assert page.headers["strict-transport-security"] == "max-age=3600"
+    assert login.status == 200
+    assert "; Secure" in login.headers["set-cookie"]
+    assert (plain.status, plain.headers["location"]) == (301, "https://localhost/")
+    assert Access.objects.get().client_address == "127.0.0.1"

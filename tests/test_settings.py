@@ -75,6 +75,20 @@ def test_settings_https_mode_clears_the_https_items_but_hsts():
     assert reported == ["security.W004"]
 
 
+def test_settings_https_with_hsts_pass_the_deploy_check_clean():
+    result = manage(
+        "check", "--deploy", DJANGO_SECRET_KEY=STRONG_KEY, DJANGO_HTTPS="true",
+        DJANGO_HSTS_SECONDS="31536000", DJANGO_HSTS_INCLUDE_SUBDOMAINS="true",
+        DJANGO_HSTS_PRELOAD="true",
+    )  # fmt: skip
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "System check identified no issues (0 silenced).\n",
+        "",
+    )
+
+
 def settings_value(expression: str, **environment: str) -> str:
     """The value of a settings expression as manage.py sees it, or its error line."""
     command = f"from django.conf import settings; print({expression})"
