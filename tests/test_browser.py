@@ -63,6 +63,8 @@ def open_browser(tmp_path):
         ):
             options.add_argument(flag)
         options.add_experimental_option("prefs", {"intl.accept_languages": languages})
+        # The console, where Chromium reports what the Content-Security-Policy blocked.
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
         driver.set_window_size(*DESKTOP)
         drivers.append(driver)
@@ -201,3 +203,43 @@ def test_browser_accessibility_has_no_serious_violations(gunicorn, open_browser,
         if violation["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+def test_browser_every_page_lives_within_its_content_security_policy(
+    gunicorn, open_browser, monkeypatch
+):
+    """No page, the admin's included, has anything refused by its Content-Security-Policy."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-test-passphrase")
+    call_command("ensure_superuser")
+    server = gunicorn()
+    base = f"http://127.0.0.1:{server.port}"
+    browser = open_browser("en-US,en")
+    visited = {}
+
+    for path in ["/", "/stats", "/nothing-here", "/admin/login/"]:
+        browser.get(f"{base}{path}")
+        visited[path] = browser.get_log("browser")
+    browser.find_element(By.NAME, "username").send_keys("operator")
+    browser.find_element(By.NAME, "password").send_keys("a-long-test-passphrase")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    for path in ["/admin/", "/admin/visits/access/", "/admin/visits/access/?q=Headless"]:
+        browser.get(f"{base}{path}")
+        visited[path] = browser.get_log("browser")
+    browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr th a").click()
+    visited["a record"] = browser.get_log("browser")
+    header = server.get("/").headers["content-security-policy"]
+
+    refused = {
+        path: [entry["message"] for entry in log if "Content Security Policy" in entry["message"]]
+        for path, log in visited.items()
+    }
+    assert refused == {path: [] for path in visited}
+    assert sorted(header.split("; ")) == [
+        "base-uri 'none'",
+        "default-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+    ]

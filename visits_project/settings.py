@@ -59,10 +59,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "visits",
     "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -198,6 +201,28 @@ STORAGES = {
 }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# What a page may load and do in the browser: its own scripts, styles and images
+# only, and no inline script or style (so an injected one does not run); nobody
+# may frame it. The admin's pages live by the same policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Browser features no page here uses, refused to any script that might ask.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "camera", "geolocation", "microphone", "payment", "usb", "serial", "bluetooth",
+        "accelerometer", "gyroscope", "magnetometer", "display-capture", "fullscreen",
+    )
+}  # fmt: skip
 
 # Behind TLS (directly or through a proxy gunicorn trusts), DJANGO_HTTPS=true
 # makes cookies secure and redirects plain HTTP; the probes stay reachable.
