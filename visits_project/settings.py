@@ -160,10 +160,11 @@ else:
         }
     }
 
-# Failed admin logins are throttled by django-axes: after LOGIN_FAILURE_LIMIT
-# failures from one client address, or for one user name, attempts are refused
-# with 429 for LOGIN_COOLOFF, before any password is hashed (its backend comes
-# first). It counts in Redis when there is one, so every worker sees the count.
+# Failed admin logins are throttled by django-axes: the AXES_FAILURE_LIMIT-th
+# failure from one client address, or for one user name, locks it out for
+# AXES_COOLOFF_TIME, and its attempts are refused with 429 before any password
+# is hashed (its backend comes first). It counts in Redis when there is one, so
+# every worker sees the same count.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
