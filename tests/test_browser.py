@@ -75,6 +75,14 @@ def open_browser(tmp_path):
         driver.quit()
 
 
+@pytest.fixture
+def superuser(transactional_db, monkeypatch) -> None:
+    """The admin's superuser, made by ensure_superuser as the container's start does."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-test-passphrase")
+    call_command("ensure_superuser")
+
+
 def text(driver, selector: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, selector).text
 
@@ -135,11 +143,8 @@ def test_browser_stats_draws_both_charts(gunicorn, open_browser, screenshots):
 
 
 def test_browser_admin_login_search_filter_and_open_a_record(
-    gunicorn, open_browser, screenshots, monkeypatch
+    gunicorn, open_browser, screenshots, superuser
 ):
-    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
-    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-test-passphrase")
-    call_command("ensure_superuser")
     server = gunicorn()
     base = f"http://127.0.0.1:{server.port}"
     browser = open_browser("en-US,en")
@@ -206,12 +211,9 @@ def test_browser_accessibility_has_no_serious_violations(gunicorn, open_browser,
 
 
 def test_browser_every_page_lives_within_its_content_security_policy(
-    gunicorn, open_browser, monkeypatch
+    gunicorn, open_browser, superuser
 ):
     """No page, the admin's included, has anything refused by its Content-Security-Policy."""
-    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "operator")
-    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-test-passphrase")
-    call_command("ensure_superuser")
     server = gunicorn()
     base = f"http://127.0.0.1:{server.port}"
     browser = open_browser("en-US,en")
