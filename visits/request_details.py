@@ -16,15 +16,17 @@ def client_address(request: HttpRequest) -> str | None:
     None when the peer itself has no IP address.
     """
     peer = ip_address(request.META.get("REMOTE_ADDR", ""))
+    if peer is None:
+        return None
     address = peer
     hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
     # Each trusted proxy appended the address it saw; anything further left was
     # written by the client and proves nothing.
-    while address is not None and is_trusted_proxy(address) and hops:
+    while is_trusted_proxy(address) and hops:
         address = ip_address(hops.pop())
         if address is None:
             return str(peer)
-    return None if address is None else str(address)
+    return str(address)
 
 
 def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

@@ -16,6 +16,7 @@ JSON = "application/json"
 OFFERED_TYPES = [PLAIN, HTML, JSON]
 # Each is sent as UTF-8 (JSON always is), so a client asking for that charset gets it.
 CHARSET = "; charset=utf-8"
+_OFFERS = [media_type + CHARSET for media_type in OFFERED_TYPES]
 HEADINGS = {
     HTTPStatus.BAD_REQUEST: _("Bad request"),
     HTTPStatus.NOT_FOUND: _("Page not found"),
@@ -28,7 +29,7 @@ HEADINGS = {
 def preferred_type(request: HttpRequest) -> str | None:
     """The offered media type the client prefers; None when it accepts none of them."""
     accept = request.headers.get("Accept", "")
-    offer = negotiation.preferred_type(accept, [offer + CHARSET for offer in OFFERED_TYPES])
+    offer = negotiation.preferred_type(accept, _OFFERS)
     return offer.removesuffix(CHARSET) if offer else None
 
 
