@@ -3,7 +3,8 @@ gunicorn settings for the visits service, each overridable from the environment.
 
 WEB_BIND (default 127.0.0.1:8080; the image sets 0.0.0.0:8080), WEB_CONCURRENCY
 (workers, gunicorn's own convention), WEB_THREADS, WEB_WORKER_CLASS, WEB_KEEPALIVE,
-WEB_TIMEOUT, WEB_GRACEFUL_TIMEOUT, WEB_LOG_LEVEL.
+WEB_TIMEOUT, WEB_GRACEFUL_TIMEOUT, WEB_LOG_LEVEL, and WEB_REQUEST_TIMEOUT (read by
+the worker class, visits_project/request_buffering.py).
 """
 
 import logging
@@ -23,7 +24,11 @@ _uses_redis = bool(os.environ.get("CACHE_HOST", "").strip())
 # near 1,000 requests/s with 2 to 4 workers of 2 to 8 threads or 3 to 4 sync
 # workers; gthread keeps a slow client from holding a whole worker.
 workers = int(os.environ.get("WEB_CONCURRENCY", "3" if _uses_redis else "1"))
-worker_class = os.environ.get("WEB_WORKER_CLASS", "gthread")
+# gthread, except that requests are read in the worker's event loop, so slow
+# clients hold no thread; WEB_REQUEST_TIMEOUT bounds how long one may take.
+worker_class = os.environ.get(
+    "WEB_WORKER_CLASS", "visits_project.request_buffering.RequestBufferingWorker"
+)
 threads = int(os.environ.get("WEB_THREADS", "4"))
 
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))

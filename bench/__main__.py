@@ -28,6 +28,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 IMPLEMENTATIONS = ["visits", "ceiling", "exercise"]
 DESCRIPTIONS = {
     "visits": "this project: Django under gunicorn (gunicorn.conf.py)",
+    "visits-gthread": "the same with gunicorn's plain gthread worker, which slow clients can hold",
     "ceiling": "framework-free WSGI app, same work, same gunicorn settings",
     "exercise": "the exercise: Flask dev server, connection per request, COUNT(*)",
 }
@@ -131,6 +132,8 @@ def start(scratch: Scratch, implementation: str, web_env: dict[str, str]) -> Ser
     else:
         environment.update(web_env)
         command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
+        if implementation == "visits-gthread":
+            environment["WEB_WORKER_CLASS"] = "gthread"
         if implementation == "ceiling":
             command.append("bench.baselines.ceiling:application")
     server = Server(implementation, command, environment, port, scratch.log_dir)
@@ -247,6 +250,14 @@ def report(results: Results, arguments) -> None:
             print(
                 f"Throughput at {connections} clients: {ours / exercise:.1f}x the exercise, "
                 f"{ours / ceiling:.2f}x the framework-free ceiling"
+            )
+    if {"visits", "visits-gthread"} <= set(arguments.implementations):
+        for connections in arguments.concurrency:
+            ours = median_of(results.runs, "visits", connections, "requests_per_second")
+            plain = median_of(results.runs, "visits-gthread", connections, "requests_per_second")
+            print(
+                f"Reading requests in the event loop at {connections} clients: "
+                f"{ours / plain - 1:+.1%} throughput against plain gthread"
             )
     if "visits" in arguments.implementations:
         print(

@@ -15,7 +15,12 @@ import redis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARKER = "scratch database of the visits benchmark"
-ROW_TABLES = {"visits": "visits_access", "ceiling": "visits_access", "exercise": "acessos"}
+ROW_TABLES = {
+    "visits": "visits_access",
+    "visits-gthread": "visits_access",
+    "ceiling": "visits_access",
+    "exercise": "acessos",
+}
 
 
 def free_port() -> int:
@@ -35,6 +40,7 @@ class Scratch:
         self.name = name
         self.counter_keys = {
             "visits": f"{name}:1:visit-counter",  # the key Django's cache makes
+            "visits-gthread": f"{name}:1:visit-counter",
             "ceiling": f"{name}:ceiling-visits",
             "exercise": f"{name}:exercise-visitas",
         }
