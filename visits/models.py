@@ -100,6 +100,10 @@ class Access(models.Model):
         verbose_name = _("access")
         verbose_name_plural = _("accesses")
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The admin's search: one address's accesses, newest first.
+            models.Index(fields=["client_address", "-created_at"], name="visits_access_address"),
+        ]
 
     def __str__(self) -> str:
         # Until it is saved and read back, created_at is the database's default, not a time.
