@@ -1,9 +1,12 @@
+import time
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 
 # Any constant shared by every instance of the service; "visits" in ASCII.
 MIGRATION_LOCK_ID = 0x766973697473
+RETRY_SECONDS = 0.5
 
 
 class Command(BaseCommand):
@@ -18,8 +21,17 @@ class Command(BaseCommand):
             return
         with connection.cursor() as cursor:
             # Session-level lock: the others wait here, then find nothing left to apply.
-            cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_ID])
+            # They ask again and again rather than block in pg_advisory_lock: a blocked
+            # statement keeps its snapshot open, and CREATE INDEX CONCURRENTLY, run by
+            # the holder, waits for every such snapshot to end; a deadlock.
+            while not self._try_lock(cursor):
+                time.sleep(RETRY_SECONDS)
             try:
                 call_command("migrate", interactive=False, verbosity=options["verbosity"])
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
+
+    @staticmethod
+    def _try_lock(cursor) -> bool:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_ID])
+        return cursor.fetchone()[0]

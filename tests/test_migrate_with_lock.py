@@ -1,0 +1,50 @@
+"""manage.py migrate_with_lock: web containers starting together migrate once, never deadlock."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.servers import PROJECT_ROOT
+
+
+@pytest.fixture
+def empty_database():
+    """A database of the test's own, dropped afterwards."""
+    name = f"visits_test_lock_{secrets.token_hex(4)}"
+    admin = psycopg.connect(
+        host=os.environ["DB_HOST"],
+        port=os.environ.get("DB_PORT", "5432"),
+        user=os.environ.get("DB_USER", "postgres"),
+        password=os.environ.get("DB_PASS") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield name
+    admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()
+
+
+def test_migrate_with_lock_started_three_times_at_once_migrates_once(empty_database):
+    """Including 0004's CREATE INDEX CONCURRENTLY, which waits out every open snapshot."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "migrate_with_lock", "--verbosity", "1"],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "DB_NAME": empty_database},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0, 0, 0], outputs
+    assert sum("Applying visits.0004_access_address_index... OK" in out for out in outputs) == 1
+    assert sum("No migrations to apply." in output for output in outputs) == 2
