@@ -1,0 +1,116 @@
+"""
+Creates the PostgreSQL role the service connects as, or brings it up to date:
+a role that can log in with DB_PASS, owns the database DB_NAME, its public
+schema and everything in it, and is not a superuser. It connects as an
+administrator (DB_ADMIN_USER with DB_ADMIN_PASS or DB_ADMIN_PASS_FILE), whose
+password the service itself then never needs. The stacks this project starts run
+it once per deploy, before web (docker/up, compose.yaml, the Swarm stack, the
+Kubernetes Job).
+"""
+
+import psycopg
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from psycopg import sql
+
+from visits_project.env import env_secret, env_str
+
+# What in the public schema the role must own to migrate it: tables, views and
+# sequences that no table owns (those follow their table), and functions.
+_FOREIGN_RELATIONS = """
+    SELECT c.oid::regclass::text FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+      AND c.relowner <> %(role)s::regrole
+      AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                      AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+"""
+_FOREIGN_ROUTINES = """
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+    WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> %(role)s::regrole
+"""
+
+
+class Command(BaseCommand):
+    requires_system_checks = []
+    help = (
+        "Create or update the non-superuser role the service connects as (DB_USER, DB_PASS) "
+        "and make it the owner of DB_NAME, connecting as DB_ADMIN_USER."
+    )
+
+    def handle(self, *args, **options) -> None:
+        database = settings.DATABASES["default"]
+        role, password = database["USER"], database["PASSWORD"]
+        admin = self._admin_user(role, password, database)
+        try:
+            connection = psycopg.connect(
+                host=database["HOST"],
+                port=database["PORT"],
+                dbname=database["NAME"],
+                user=admin,
+                password=env_secret("DB_ADMIN_PASS") or None,
+                connect_timeout=database["OPTIONS"].get("connect_timeout", 3),
+                autocommit=True,
+            )
+        except psycopg.OperationalError as error:
+            raise CommandError(
+                f"Could not connect to {database['NAME']} as {admin} ({error}); check DB_HOST, "
+                "DB_ADMIN_USER and DB_ADMIN_PASS."
+            ) from None
+        with connection, connection.transaction():
+            self._ensure_role(connection, role, password)
+            self._hand_over(connection, role, database["NAME"])
+        self.stdout.write(f"The role {role} owns the database {database['NAME']}.")
+
+    @staticmethod
+    def _admin_user(role: str, password: str, database: dict) -> str:
+        if database["ENGINE"] != "visits.postgresql":
+            raise CommandError("ensure_app_role manages PostgreSQL roles; set DB_HOST.")
+        admin = env_str("DB_ADMIN_USER")
+        if not admin:
+            raise CommandError(
+                "DB_ADMIN_USER is not set; set it and DB_ADMIN_PASS to a role that may create "
+                "roles, such as postgres."
+            )
+        if role == admin:
+            raise CommandError(
+                f"DB_USER is {role}, the administrator itself; set DB_USER to the role the "
+                "service should connect as, such as visits."
+            )
+        if not password:
+            raise CommandError(
+                "DB_PASS is empty; set DB_PASS or DB_PASS_FILE to the role's password."
+            )
+        return admin
+
+    @staticmethod
+    def _ensure_role(connection: psycopg.Connection, role: str, password: str) -> None:
+        found = connection.execute(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = %s", [role]
+        ).fetchone()
+        if found and found[0]:
+            raise CommandError(
+                f"The role {role} is a superuser, which the service must not connect as; set "
+                "DB_USER to another name, or remove its superuser attribute."
+            )
+        # Hashed here, so the password never reaches the server's logs in clear.
+        hashed = connection.pgconn.encrypt_password(
+            password.encode(), role.encode(), b"scram-sha-256"
+        ).decode()
+        statement = (
+            "ALTER ROLE {} LOGIN PASSWORD {}" if found else "CREATE ROLE {} LOGIN PASSWORD {}"
+        )
+        connection.execute(sql.SQL(statement).format(sql.Identifier(role), sql.Literal(hashed)))
+
+    @staticmethod
+    def _hand_over(connection: psycopg.Connection, role: str, database: str) -> None:
+        owner = sql.Identifier(role)
+        connection.execute(
+            sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(database), owner)
+        )
+        connection.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(owner))
+        for query, kind in [(_FOREIGN_RELATIONS, "TABLE"), (_FOREIGN_ROUTINES, "ROUTINE")]:
+            for (name,) in connection.execute(query, {"role": role}).fetchall():
+                # name is already quoted by PostgreSQL's own regclass/regprocedure output.
+                connection.execute(
+                    sql.SQL("ALTER {} {} OWNER TO {}").format(sql.SQL(kind), sql.SQL(name), owner)
+                )
