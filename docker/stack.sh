@@ -9,6 +9,7 @@ readonly PGDATA_VOLUME="$VISITS_PREFIX-pgdata" REDISDATA_VOLUME="$VISITS_PREFIX-
 # Everything the scripts create carries this label; they remove nothing without it.
 readonly LABEL="org.visits.stack=$VISITS_PREFIX"
 readonly DB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-db.env"
+readonly CACHE_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-cache.env"
 readonly WEB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-web.env"
 
 # Prints a command as it could be pasted into a shell, then runs it.

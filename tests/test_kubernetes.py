@@ -253,7 +253,13 @@ def test_secret_file_variables_name_keys_of_mounted_generated_secret(rendered, n
                 if variable.endswith("_FILE"):
                     assert value in mounted
                     checked.add(variable)
-    expected = {"DB_PASS_FILE", "DJANGO_SECRET_KEY_FILE", "POSTGRES_PASSWORD_FILE"}
+    expected = {
+        "DB_PASS_FILE",
+        "DB_ADMIN_PASS_FILE",
+        "CACHE_PASS_FILE",
+        "DJANGO_SECRET_KEY_FILE",
+        "POSTGRES_PASSWORD_FILE",
+    }
     assert checked == (expected if name == "base" else expected - {"POSTGRES_PASSWORD_FILE"})
 
 
@@ -296,18 +302,28 @@ def test_image_pods_run_as_the_dockerfile_user(base):
         assert (str(security["runAsUser"]), str(security["runAsGroup"])) == user
 
 
-def test_migrate_job_runs_migrate_with_lock_after_waiting_for_db(base):
-    """The Job waits with wait_for_services, then runs the project's migrate_with_lock."""
+def test_migrate_job_makes_the_app_role_then_runs_migrate_with_lock_as_it(base):
+    """
+    The Job waits with wait_for_services, makes the role with ensure_app_role as the
+    superuser, then runs the project's migrate_with_lock as that role, as web connects.
+    """
     spec = pod_spec(base[("Job", "migrate")])
-    (wait,) = spec["initContainers"]
+    (wait, app_role) = spec["initContainers"]
     (migrate,) = spec["containers"]
 
     assert wait["args"] == ["python", "manage.py", "wait_for_services", "--timeout", "60"]
+    assert app_role["args"] == ["python", "manage.py", "ensure_app_role"]
     assert migrate["args"] == ["python", "manage.py", "migrate_with_lock"]
     assert "command" not in migrate  # the image's entrypoint runs it
-    assert get_commands()["migrate_with_lock"] == "visits"
-    assert get_commands()["wait_for_services"] == "visits"
-    for container in (wait, migrate):
+    for command in ("migrate_with_lock", "wait_for_services", "ensure_app_role"):
+        assert get_commands()[command] == "visits"
+    assert environment(app_role)["DB_ADMIN_USER"] == "postgres"
+    assert environment(app_role)["DB_ADMIN_PASS_FILE"].endswith("/db_password")
+    for container in (app_role, migrate):
+        assert environment(container)["DB_USER"] == environment(web_container(base))["DB_USER"]
+        assert environment(container)["DB_PASS_FILE"].endswith("/db_app_password")
+    assert environment(web_container(base))["DB_USER"] == "visits"
+    for container in (wait, app_role, migrate):
         # The local-memory cache then: the Job may reach db alone (network-policies.yaml).
         assert "CACHE_HOST" not in environment(container)
     assert spec["restartPolicy"] == "Never"
@@ -432,15 +448,27 @@ def test_containers_match_docker_up_memory_and_images(base):
         (container,) = pod_spec(workload_of(base, tier))["containers"]
         megabytes = docker_up_default(variable).removesuffix("m")
         assert container["resources"]["limits"]["memory"] == f"{megabytes}Mi"
+        cpus = float(docker_up_default(variable.replace("MEMORY", "CPUS")))
+        assert cpu_quantity(container["resources"]["limits"]["cpu"]) == cpus
     (postgres,) = pod_spec(base[("StatefulSet", "db")])["containers"]
     (redis,) = pod_spec(base[("StatefulSet", "cache")])["containers"]
     assert postgres["image"] == docker_up_default("POSTGRES_IMAGE")
     assert redis["image"] == docker_up_default("REDIS_IMAGE")
-    assert redis["args"] == ["redis-server", "--appendonly", "yes"]
+    # The password on standard input, as docker/up gives it.
+    assert redis["command"] == ["sh", "-c"]
+    assert redis["args"] == [
+        "exec redis-server - --appendonly yes <<EOF\n"
+        "requirepass $(cat /run/secrets/visits/cache_password)\nEOF\n"
+    ]
     assert environment(postgres)["POSTGRES_DB"] == environment(web_container(base))["DB_NAME"]
     assert environment(postgres)["PGDATA"].startswith(
         postgres["volumeMounts"][0]["mountPath"] + "/"
     )
+
+
+def cpu_quantity(quantity: str) -> float:
+    """Cores in a Kubernetes CPU quantity: "1", "0.5" or "500m"."""
+    return int(quantity.removesuffix("m")) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 def allowed_peers(objects: dict, tier: str) -> tuple[bool, set[tuple[str, str, int]]]:
@@ -532,6 +560,8 @@ def test_secret_files_are_ignored_by_git():
     paths = [path for name in KUSTOMIZATIONS for path in secret_files(KUBERNETES_DIR / name)]
     assert [path.relative_to(KUBERNETES_DIR).as_posix() for path in paths] == [
         "base/secrets/db_password",
+        "base/secrets/db_app_password",
+        "base/secrets/cache_password",
         "base/secrets/django_secret_key",
     ]
     for path in paths:

@@ -73,7 +73,7 @@ class Stack:
         self.db, self.cache, self.web = (f"{prefix}-{role}" for role in ("db", "cache", "web"))
         self.image = f"{prefix}-web"
         self.env_files = [
-            PROJECT_ROOT / "docker" / f"{prefix}-{role}.env" for role in ("db", "web")
+            PROJECT_ROOT / "docker" / f"{prefix}-{role}.env" for role in ("db", "cache", "web")
         ]
 
     def script(self, name: str, *arguments: str, expect_success: bool = True, **env) -> str:

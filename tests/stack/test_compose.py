@@ -11,6 +11,12 @@ from tests.stack.docker_cli import docker, inspect, wait_healthy
 
 PROJECT = "visits-test-compose"
 MIB = 1024 * 1024
+# Per service: CPU limit, process limit, capabilities added back after dropping all.
+CONFINEMENT = {
+    "db": (1.0, 128, ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]),
+    "cache": (0.5, 32, []),
+    "web": (1.5, 128, []),
+}
 
 
 @functools.cache
@@ -100,7 +106,13 @@ def test_compose_up_serves_one_then_two_with_the_stack_limits(compose_project, t
 
     assert first.body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
     assert second.body == "Banco PostgreSQL tem 2 registros. Redis conta 2 visitas."
-    assert compose_project.containers() == {"db": "running", "cache": "running", "web": "running"}
+    assert compose_project.containers() == {
+        "db": "running",
+        "cache": "running",
+        "db-setup": "exited",
+        "web": "running",
+    }
+    assert inspect(compose_project.container("db-setup"))["State"]["ExitCode"] == 0
     assert {
         service: inspect(compose_project.container(service))["HostConfig"]["Memory"] // MIB
         for service in ("db", "cache", "web")
@@ -109,4 +121,21 @@ def test_compose_up_serves_one_then_two_with_the_stack_limits(compose_project, t
         "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(compose_project.port)}]
     }
     cache = compose_project.container("cache")
-    assert docker("exec", cache, "redis-cli", "config", "get", "appendonly") == "appendonly\nyes"
+    assert docker("exec", cache, "redis-cli", "ping") == "NOAUTH Authentication required."
+    assert docker(
+        "exec", cache, "sh", "-c",
+        'REDISCLI_AUTH="$(cat /run/secrets/cache_password)" redis-cli config get appendonly',
+    ) == "appendonly\nyes"  # fmt: skip
+    for service, (cpus, pids, capabilities) in CONFINEMENT.items():
+        host = inspect(compose_project.container(service))["HostConfig"]
+        assert (host["ReadonlyRootfs"], host["CapDrop"], host["SecurityOpt"]) == (
+            True,
+            ["ALL"],
+            ["no-new-privileges:true"],
+        ), service
+        assert sorted(cap.removeprefix("CAP_") for cap in host["CapAdd"] or []) == capabilities
+        assert (host["NanoCpus"] / 1e9, host["PidsLimit"]) == (cpus, pids), service
+        assert host["LogConfig"] == {
+            "Type": "json-file",
+            "Config": {"max-file": "3", "max-size": "10m"},
+        }, service

@@ -33,7 +33,7 @@ def test_up_from_nothing_serves_one_then_two(stack):
     assert f"The visits stack is up: http://127.0.0.1:{stack.port}/" in output
     assert stack.get("/").body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
     assert stack.get("/").body == "Banco PostgreSQL tem 2 registros. Redis conta 2 visitas."
-    assert [stat.S_IMODE(path.stat().st_mode) for path in stack.env_files] == [0o600, 0o600]
+    assert [stat.S_IMODE(path.stat().st_mode) for path in stack.env_files] == [0o600] * 3
 
 
 def test_up_again_replaces_web_and_keeps_data(stack):

@@ -69,7 +69,8 @@ class Deployment:
     def wait_converged(self, seconds: float = 240) -> float:
         """Waits until every task runs (healthy) and the proxy reaches web; returns the wait."""
         started = time.monotonic()
-        expected = {"proxy": "1/1", "web": "3/3", "db": "1/1", "cache": "1/1"}
+        # db-setup runs once: 0/1 when it has done its work (see the role test).
+        expected = {"proxy": "1/1", "web": "3/3", "db": "1/1", "cache": "1/1", "db-setup": "0/1"}
         while self.replicas() != expected or self.try_get("/readyz").status != 200:
             if time.monotonic() - started > seconds:
                 raise AssertionError(f"not converged in {seconds} s: {self.replicas()}")
@@ -202,6 +203,37 @@ def test_swarm_stack_puts_data_on_the_data_node_and_one_web_replica_on_each_node
     assert deployment.nodes_of("cache") == [cluster.manager_hostname]
     assert deployment.nodes_of("proxy") == [cluster.manager_hostname]
     assert deployment.nodes_of("web") == every_node
+
+
+def test_swarm_services_are_confined_and_web_connects_as_the_role_db_setup_made(deployment):
+    deployment.counts()
+    setup_states = docker(
+        "service", "ps", "--format", "{{.CurrentState}}", f"{STACK}_db-setup"
+    ).splitlines()
+    sessions = deployment.sql(
+        "SELECT DISTINCT usename, usesuper FROM pg_stat_activity JOIN pg_user USING (usename) "
+        "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    )
+
+    assert setup_states[0].startswith("Complete")
+    assert sessions == "visits|f"
+    for service in ("proxy", "web", "db-setup", "db", "cache"):
+        spec = json.loads(
+            docker(
+                "service",
+                "inspect",
+                "--format",
+                "{{json .Spec.TaskTemplate}}",
+                f"{STACK}_{service}",
+            )
+        )
+        assert spec["ContainerSpec"]["ReadOnly"] is True, service
+        assert spec["ContainerSpec"]["CapabilityDrop"] == ["ALL"], service
+        assert spec["Resources"]["Limits"]["NanoCPUs"] > 0, service
+        assert spec["LogDriver"] == {
+            "Name": "json-file",
+            "Options": {"max-file": "3", "max-size": "10m"},
+        }, service
 
 
 def test_swarm_stack_serves_1000_views_through_the_proxy_from_every_node(deployment):

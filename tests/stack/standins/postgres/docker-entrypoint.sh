@@ -47,6 +47,8 @@ main() {
   fi
   if [[ "$(id -u)" == 0 ]]; then
     install --directory --owner postgres --group postgres --mode 700 "$PGDATA"
+    # As the official image: the socket folder may be a fresh tmpfs (read-only root).
+    install --directory --owner postgres --group postgres --mode 3775 /var/run/postgresql
     exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
   fi
   if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
