@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
@@ -33,6 +35,33 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def raw_request(port: int, request: bytes) -> bytes:
+    """REQUEST's bytes as they are, to 127.0.0.1:port, and the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        return read_until_closed(sock)
+
+
+def postgres_admin() -> psycopg.Connection:
+    """An autocommit connection to the maintenance database of the PostgreSQL the tests use."""
+    return psycopg.connect(
+        host=os.environ["DB_HOST"],
+        port=os.environ.get("DB_PORT", "5432"),
+        user=os.environ.get("DB_USER", "postgres"),
+        password=os.environ.get("DB_PASS") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
 
 
 def fetch(port: int, path: str = "/", *, method: str = "GET", headers=None) -> Reply:

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.servers import PROJECT_ROOT
+from tests.servers import PROJECT_ROOT, postgres_admin
 
 
 class Cluster:
@@ -19,14 +19,7 @@ class Cluster:
         self.suffix = secrets.token_hex(4)
         self.database = f"visits_test_role_{self.suffix}"
         self.role = f"visits_test_app_{self.suffix}"
-        self.admin = psycopg.connect(
-            host=os.environ["DB_HOST"],
-            port=os.environ.get("DB_PORT", "5432"),
-            user=os.environ.get("DB_USER", "postgres"),
-            password=os.environ.get("DB_PASS") or None,
-            dbname="postgres",
-            autocommit=True,
-        )
+        self.admin = postgres_admin()
 
     def create(self) -> None:
         self.admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))

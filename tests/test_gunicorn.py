@@ -1,7 +1,6 @@
 """The project served by real gunicorn, as the container runs it."""
 
 import re
-import socket
 import threading
 import time
 
@@ -9,17 +8,8 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.servers import TlsProxy
+from tests.servers import TlsProxy, raw_request
 from visits.models import Access
-
-
-def raw_request(port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def test_gunicorn_non_utf8_header_bytes_are_stored_not_a_500(gunicorn):

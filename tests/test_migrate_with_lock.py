@@ -5,25 +5,17 @@ import secrets
 import subprocess
 import sys
 
-import psycopg
 import pytest
 from psycopg import sql
 
-from tests.servers import PROJECT_ROOT
+from tests.servers import PROJECT_ROOT, postgres_admin
 
 
 @pytest.fixture
 def empty_database():
     """A database of the test's own, dropped afterwards."""
     name = f"visits_test_lock_{secrets.token_hex(4)}"
-    admin = psycopg.connect(
-        host=os.environ["DB_HOST"],
-        port=os.environ.get("DB_PORT", "5432"),
-        user=os.environ.get("DB_USER", "postgres"),
-        password=os.environ.get("DB_PASS") or None,
-        dbname="postgres",
-        autocommit=True,
-    )
+    admin = postgres_admin()
     admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield name
     admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.servers import read_until_closed
 from tests.slow_clients import SlowClients, probe_during
 from visits.models import Access
 from visits_project.request_buffering import is_complete_request
@@ -42,13 +43,6 @@ def send_in_pieces(sock: socket.socket, request: bytes, pieces: int, pause: floa
     for start in range(0, len(request), step):
         sock.sendall(request[start : start + step])
         time.sleep(pause)
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def test_request_sent_in_pieces_is_answered_and_counted_once(gunicorn):
