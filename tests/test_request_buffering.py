@@ -8,7 +8,7 @@ import pytest
 from tests.servers import read_until_closed
 from tests.slow_clients import SlowClients, probe_during
 from visits.models import Access
-from visits_project.request_buffering import is_complete_request
+from visits_project.request_buffering import RequestCollector, is_complete_request
 
 GET = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 LAST_GET = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
@@ -25,7 +25,10 @@ CHUNKED = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
         (b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcd", False),
         (b"POST / HTTP/1.1\r\ncontent-length:  5 \r\n\r\nabcde", True),
         (b"POST / HTTP/1.1\r\nX-Content-Length: 5\r\n\r\n", True),
-        (b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", True),
+        (b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", False),
+        (b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nabcde", True),
+        # Too many digits for a length: handed on, for gunicorn's parser to refuse.
+        (b"POST / HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", True),
         (CHUNKED + b"3\r\nabc\r\n", False),
         (CHUNKED + b"3\r\nabc\r\n0\r\n", False),
         (CHUNKED + b"3\r\nabc\r\n0\r\n\r\n", True),
@@ -36,6 +39,25 @@ CHUNKED = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
 )
 def test_is_complete_request(received, complete):
     assert is_complete_request(received) is complete
+
+
+def test_request_collector_fed_a_byte_at_a_time_is_whole_only_at_the_last():
+    request = CHUNKED + b"3\r\nabc\r\n0\r\nT: 1\r\n\r\n"
+    collector = RequestCollector()
+
+    answers = [collector.feed(request[i : i + 1]) for i in range(len(request))]
+
+    assert answers == [False] * (len(request) - 1) + [True]
+    assert collector.received == request
+
+
+def test_request_collector_knows_when_the_client_waits_for_100_continue():
+    expecting = RequestCollector()
+    expecting.feed(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+    http_10 = RequestCollector()
+    http_10.feed(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+
+    assert (expecting.expects_continue, http_10.expects_continue) == (True, False)
 
 
 def send_in_pieces(sock: socket.socket, request: bytes, pieces: int, pause: float) -> None:
@@ -85,6 +107,53 @@ def test_chunked_body_sent_in_pieces_reaches_django(gunicorn):
 
     assert reply.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
     assert Access.objects.count() == 0
+
+
+def test_body_after_100_continue_is_read_before_a_thread_is_taken(gunicorn):
+    server = gunicorn()
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
+            b"Content-Length: 3\r\nConnection: close\r\n\r\n"
+        )
+        interim = sock.recv(25)
+        send_in_pieces(sock, b"abc", 3, 0.2)
+        reply = read_until_closed(sock)
+
+    assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+    # gunicorn answers 100 Continue again (RFC 9110 allows any number), then Django.
+    assert b"HTTP/1.1 405 Method Not Allowed\r\n" in reply
+    assert Access.objects.count() == 0
+
+
+def test_request_larger_than_64_kib_is_answered_413_without_a_thread(gunicorn):
+    server = gunicorn()
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n")
+        sock.sendall(b"a" * 70_000)
+        reply = read_until_closed(sock)
+
+    assert reply == (
+        b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"The request is larger than 64 KiB; send a smaller one.\n"
+    )
+    assert server.get("/healthz").status == 200
+
+
+def test_content_length_too_long_for_a_number_is_refused_and_the_worker_lives_on(gunicorn):
+    server = gunicorn(WEB_CONCURRENCY="1")
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + b"9" * 5000)
+        sock.sendall(b"\r\n\r\n")
+        reply = read_until_closed(sock)
+
+    assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert server.get("/healthz").status == 200
+    assert "Exception in worker process" not in server.log()
 
 
 def test_request_incomplete_after_the_timeout_is_answered_408(gunicorn):
