@@ -50,7 +50,7 @@ def test_admin_changelist_search_finds_an_exact_address(admin_client, accesses):
     assert listed(by_mapped_address) == [new.pk]
 
 
-@pytest.mark.parametrize("term", ["curl", "192.0.2", "192.0.2.1", "fe80::1%eth0"])
+@pytest.mark.parametrize("term", ["curl", "192.0.2", "192.0.2.1", "192.0.2.10/24"])
 def test_admin_changelist_search_for_anything_but_an_exact_address_finds_nothing(
     admin_client, accesses, term
 ):

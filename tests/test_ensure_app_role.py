@@ -114,6 +114,26 @@ def test_ensure_app_role_takes_over_what_the_admin_migrated_then_the_role_migrat
     assert owners == [(cluster.role,)]
 
 
+def test_ensure_app_role_takes_a_role_name_that_needs_quoting(cluster):
+    cluster.role = f"Visits-App-{cluster.suffix}"
+
+    admin = {
+        "DB_USER": os.environ.get("DB_USER", "postgres"),
+        "DB_PASS": os.environ.get("DB_PASS", ""),
+    }
+    result = cluster.manage("migrate", "visits", "0003", **admin)
+    handed_over = cluster.manage("ensure_app_role")
+    migrated = cluster.manage("migrate", "--noinput")
+
+    assert result.returncode == 0, result.stderr
+    assert handed_over.returncode == 0, handed_over.stderr
+    assert migrated.returncode == 0, migrated.stderr
+    assert cluster.query(
+        "SELECT DISTINCT relowner::regrole::text FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace"
+    ) == [(f'"{cluster.role}"',)]
+
+
 def test_ensure_app_role_run_again_changes_the_password_and_nothing_else(cluster):
     cluster.manage("ensure_app_role")
     before = cluster.password_hash()

@@ -20,13 +20,14 @@ from visits_project.env import env_secret, env_str
 _FOREIGN_RELATIONS = """
     SELECT c.oid::regclass::text FROM pg_class c
     WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-      AND c.relowner <> %(role)s::regrole
+      AND c.relowner <> (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
       AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
                       AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
 """
 _FOREIGN_ROUTINES = """
     SELECT p.oid::regprocedure::text FROM pg_proc p
-    WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> %(role)s::regrole
+    WHERE p.pronamespace = 'public'::regnamespace
+      AND p.proowner <> (SELECT oid FROM pg_roles WHERE rolname = %(role)s)
 """
 
 
