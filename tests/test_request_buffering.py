@@ -8,7 +8,7 @@ import pytest
 from tests.servers import read_until_closed
 from tests.slow_clients import SlowClients, probe_during
 from visits.models import Access
-from visits_project.request_buffering import RequestCollector, is_complete_request
+from visits_project.request_buffering import RequestCollector
 
 GET = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 LAST_GET = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
@@ -37,8 +37,8 @@ CHUNKED = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
         (CHUNKED + b"zz\r\n", True),
     ],
 )
-def test_is_complete_request(received, complete):
-    assert is_complete_request(received) is complete
+def test_request_collector_is_whole_once_head_and_announced_body_arrived(received, complete):
+    assert RequestCollector().feed(received) is complete
 
 
 def test_request_collector_fed_a_byte_at_a_time_is_whole_only_at_the_last():

@@ -54,9 +54,10 @@ class AccessAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """The accesses from one exact address, found by its index; other text finds none."""
-        if not search_term.strip():
+        term = search_term.strip()
+        if not term:
             return queryset, False
-        address = ip_address(search_term.strip())
+        address = ip_address(term)
         if address is None:
             return queryset.none(), False
         return queryset.filter(client_address=str(address)), False

@@ -112,11 +112,6 @@ class RequestCollector:
         return False
 
 
-def is_complete_request(received: bytes) -> bool:
-    """Whether `received` holds a whole HTTP/1.x request: its head and any body it announces."""
-    return RequestCollector().feed(received)
-
-
 class RequestBufferingWorker(ThreadWorker):
     """gthread with requests read in its event loop (see the module's docstring)."""
 
@@ -126,14 +121,12 @@ class RequestBufferingWorker(ThreadWorker):
         # one timeout, so the deque stays sorted by deadline.
         self.reading_conns: deque = deque()
         self.request_timeout = env_int("WEB_REQUEST_TIMEOUT", 10, minimum=1)
-
-    def _buffers_requests(self) -> bool:
         # TLS and HTTP/2 frame the bytes differently; gthread reads those itself.
-        return not self.cfg.is_ssl and self.cfg.http2_cleartext == "off"
+        self.buffers_requests = not self.cfg.is_ssl and self.cfg.http2_cleartext == "off"
 
     def enqueue_req(self, conn) -> None:
         """Run conn's request on a thread if it has all arrived, or read it in the event loop."""
-        if getattr(conn, "request_arrived", False) or not self._buffers_requests():
+        if getattr(conn, "request_arrived", False) or not self.buffers_requests:
             conn.request_arrived = False
             super().enqueue_req(conn)
             return

@@ -9,21 +9,17 @@ from django.db import migrations, models
 class AddIndexConcurrentlyOnPostgreSQL(AddIndexConcurrently):
     """AddIndexConcurrently, or a plain AddIndex where the database has no such thing (SQLite)."""
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if schema_editor.connection.vendor == "postgresql":
-            super().database_forwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_forwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+    def database_forwards(self, app_label, schema_editor, *states):
+        self._operation(schema_editor).database_forwards(self, app_label, schema_editor, *states)
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+    def database_backwards(self, app_label, schema_editor, *states):
+        self._operation(schema_editor).database_backwards(self, app_label, schema_editor, *states)
+
+    @staticmethod
+    def _operation(schema_editor) -> type[migrations.AddIndex]:
         if schema_editor.connection.vendor == "postgresql":
-            super().database_backwards(app_label, schema_editor, from_state, to_state)
-        else:
-            migrations.AddIndex.database_backwards(
-                self, app_label, schema_editor, from_state, to_state
-            )
+            return AddIndexConcurrently
+        return migrations.AddIndex
 
 
 class Migration(migrations.Migration):
