@@ -64,6 +64,17 @@ def postgres_admin() -> psycopg.Connection:
     )
 
 
+def session_timeouts() -> tuple[str, str]:
+    """PostgreSQL's statement_timeout and lock_timeout on Django's connection."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+        )
+        return cursor.fetchone()
+
+
 def fetch(port: int, path: str = "/", *, method: str = "GET", headers=None) -> Reply:
     """One HTTP request to 127.0.0.1:port on a new connection."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)

@@ -4,10 +4,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 
+import psycopg
 import redis
+from django.db import connection
 
-from tests.servers import PROJECT_ROOT
+from tests.servers import PROJECT_ROOT, session_timeouts
 from visits import visit_counter
 from visits.models import Access
 
@@ -98,3 +101,71 @@ def test_postgres_down_is_503_counts_nothing_then_recovers_without_restart(
     assert [reply.status for reply in replies] == [200] * 4
     assert replies[-1].body == "Banco PostgreSQL tem 5 registros. Redis conta 5 visitas."
     assert visit_counter.current() == 5
+
+
+TOO_SLOW_PT = (
+    "O banco de dados PostgreSQL demorou demais para responder; tente novamente em alguns "
+    "instantes."
+)
+TOO_SLOW_EN = "The PostgreSQL database took too long to answer; please try again in a few moments."
+
+
+def test_page_connection_gives_up_on_slow_queries_and_lock_waits(db):
+    assert session_timeouts() == ("5s", "2s")
+
+
+def test_table_locked_elsewhere_is_503_after_lock_timeout_and_records_nothing(gunicorn):
+    server = gunicorn(DB_LOCK_TIMEOUT="0.5")
+    assert server.get("/").status == 200
+
+    with psycopg.connect(**database_arguments()) as holder:
+        holder.execute("LOCK TABLE visits_access IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        plain = server.get("/")
+        waited = time.monotonic() - started
+        as_json = server.get("/", headers={"Accept": "application/json", "Accept-Language": "en"})
+        holder.rollback()
+
+    assert (plain.status, plain.body, plain.headers["retry-after"]) == (503, TOO_SLOW_PT, "5")
+    assert (as_json.status, json.loads(as_json.body)) == (503, {"error": TOO_SLOW_EN})
+    assert 0.5 <= waited < 2
+    assert server.get("/").body == "Banco PostgreSQL tem 2 registros. Redis conta 2 visitas."
+
+
+def test_statement_over_its_timeout_is_503_and_records_nothing(gunicorn):
+    server = gunicorn(DB_STATEMENT_TIMEOUT="0.3")
+    with connection.cursor() as cursor:
+        # A test-made trigger that makes the page's INSERT take two seconds.
+        cursor.execute(
+            "CREATE FUNCTION visits_test_slow() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER visits_test_slow BEFORE INSERT ON visits_access "
+            "FOR EACH ROW EXECUTE FUNCTION visits_test_slow()"
+        )
+    try:
+        started = time.monotonic()
+        slow = server.get("/")
+        waited = time.monotonic() - started
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER visits_test_slow ON visits_access")
+            cursor.execute("DROP FUNCTION visits_test_slow()")
+
+    assert (slow.status, slow.body, slow.headers["retry-after"]) == (503, TOO_SLOW_PT, "5")
+    assert waited < 1.5
+    assert "Answered 503 to GET /: canceling statement due to statement timeout" in server.log()
+    assert server.get("/").body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
+
+
+def database_arguments() -> dict:
+    """Connection arguments for the test database, as the settings name it."""
+    settings = connection.settings_dict
+    return {
+        "host": settings["HOST"],
+        "port": settings["PORT"],
+        "user": settings["USER"],
+        "password": settings["PASSWORD"] or None,
+        "dbname": settings["NAME"],
+    }

@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 from psycopg import sql
 
-from tests.servers import PROJECT_ROOT, postgres_admin
+from tests.servers import PROJECT_ROOT, postgres_admin, session_timeouts
 
 
 @pytest.fixture
@@ -40,3 +42,13 @@ def test_migrate_with_lock_started_three_times_at_once_migrates_once(empty_datab
     assert [process.returncode for process in processes] == [0, 0, 0], outputs
     assert sum("Applying visits.0004_access_address_index... OK" in out for out in outputs) == 1
     assert sum("No migrations to apply." in output for output in outputs) == 2
+
+
+def test_migrate_with_lock_lifts_the_page_timeouts_on_its_connection(db):
+    try:
+        call_command("migrate_with_lock", verbosity=0)
+        assert session_timeouts() == ("0", "0")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout; RESET lock_timeout")
+    assert session_timeouts() == ("5s", "2s")

@@ -18,3 +18,18 @@ def access_table_frozen() -> Iterator[None]:
             with connection.cursor() as cursor:
                 cursor.execute("LOCK TABLE visits_access IN SHARE MODE")
         yield
+
+
+def set_timeouts(*, statement: str, lock: str) -> None:
+    """
+    Replace, for this connection, the page's short statement and lock timeouts
+    (DB_STATEMENT_TIMEOUT, DB_LOCK_TIMEOUT) with a command's own; "0" is none.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('statement_timeout', %s, false), "
+            "set_config('lock_timeout', %s, false)",
+            [statement, lock],
+        )

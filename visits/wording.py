@@ -62,6 +62,12 @@ def database_unavailable(database_engine: str) -> str:
     ) % {"engine": database_engine}
 
 
+def database_too_slow(database_engine: str) -> str:
+    return gettext(
+        "The %(engine)s database took too long to answer; please try again in a few moments."
+    ) % {"engine": database_engine}
+
+
 def not_acceptable() -> str:
     return gettext(
         "This page is available as text/plain, text/html or application/json; "

@@ -89,6 +89,11 @@ def env_float(name: str, default: float) -> float:
     return value
 
 
+def env_milliseconds(name: str, default_seconds: float) -> int:
+    """A positive number of seconds, in whole milliseconds (at least 1), as PostgreSQL takes it."""
+    return max(1, round(env_float(name, default_seconds) * 1000))
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     """A comma-separated list; empty items are dropped."""
     raw = env_str(name)

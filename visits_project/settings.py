@@ -19,12 +19,14 @@ from visits_project.env import (
     env_float,
     env_int,
     env_list,
+    env_milliseconds,
     env_networks,
     env_secret,
     env_str,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
 
 # Without a key, sessions and admin logins do not survive a restart; the
 # visits.W001 check says so. gunicorn.conf.py shares one key among workers.
@@ -113,7 +115,15 @@ if env_str("DB_HOST"):
             # check replaces one that broke while PostgreSQL was away.
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 600),
             "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": {"connect_timeout": env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)},
+            "OPTIONS": {
+                "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 3, minimum=1),
+                # A slow query or a wait for a lock gives up (503) rather than hold
+                # a worker's thread; the maintenance commands set longer ones.
+                "options": (
+                    f"-c statement_timeout={env_milliseconds('DB_STATEMENT_TIMEOUT', 5.0)} "
+                    f"-c lock_timeout={env_milliseconds('DB_LOCK_TIMEOUT', 2.0)}"
+                ),
+            },
         }
     }
 else:

@@ -4,6 +4,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from visits.maintenance import set_timeouts
+
 # Any constant shared by every instance of the service; "visits" in ASCII.
 MIGRATION_LOCK_ID = 0x766973697473
 RETRY_SECONDS = 0.5
@@ -16,6 +18,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
+        # A migration takes as long as it takes: CREATE INDEX CONCURRENTLY on a
+        # large table runs for minutes, without holding page views.
+        set_timeouts(statement="0", lock="0")
         if connection.vendor != "postgresql":
             call_command("migrate", interactive=False, verbosity=options["verbosity"])
             return
