@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from visits.models import Access, HourlyAccessCount
+from visits.models import Access, AccessCount, HourlyAccessCount
 from visits.traffic import recent_traffic
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +37,28 @@ def test_hourly_counts_follow_inserts_and_deletes_in_utc_hours():
         datetime.datetime(2026, 11, 27, 21, tzinfo=UTC): 1,
         datetime.datetime(2026, 11, 27, 22, tzinfo=UTC): 1,
     }
+
+
+def test_hourly_counts_follow_updates_that_move_accesses_to_other_hours():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO visits_access (created_at, user_agent) VALUES "
+            "('2026-11-27 21:10+00', 'a'), ('2026-11-27 21:50+00', 'b'), "
+            "('2026-11-27 22:05+00', 'c')"
+        )
+    Access.objects.filter(user_agent__in=["a", "b"]).update(
+        created_at=datetime.datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
+    )
+    Access.objects.filter(user_agent="c").update(user_agent="no hour changed")
+    Access.objects.filter(user_agent="b").update(
+        created_at=Access.objects.get(user_agent="a").created_at
+    )
+
+    assert hourly_totals() == {
+        datetime.datetime(2026, 11, 20, 8, tzinfo=UTC): 2,
+        datetime.datetime(2026, 11, 27, 22, tzinfo=UTC): 1,
+    }
+    assert AccessCount.objects.total() == 3
 
 
 def test_hourly_counts_are_emptied_by_truncate():
