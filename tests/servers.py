@@ -64,6 +64,20 @@ def postgres_admin() -> psycopg.Connection:
     )
 
 
+def database_arguments() -> dict:
+    """psycopg's connection arguments for the database Django's connection uses."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    return {
+        "host": settings["HOST"],
+        "port": settings["PORT"],
+        "user": settings["USER"],
+        "password": settings["PASSWORD"] or None,
+        "dbname": settings["NAME"],
+    }
+
+
 def session_timeouts() -> tuple[str, str]:
     """PostgreSQL's statement_timeout and lock_timeout on Django's connection."""
     from django.db import connection

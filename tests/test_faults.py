@@ -10,7 +10,7 @@ import psycopg
 import redis
 from django.db import connection
 
-from tests.servers import PROJECT_ROOT, session_timeouts
+from tests.servers import PROJECT_ROOT, database_arguments, session_timeouts
 from visits import visit_counter
 from visits.models import Access
 
@@ -157,15 +157,3 @@ def test_statement_over_its_timeout_is_503_and_records_nothing(gunicorn):
     assert waited < 1.5
     assert "Answered 503 to GET /: canceling statement due to statement timeout" in server.log()
     assert server.get("/").body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
-
-
-def database_arguments() -> dict:
-    """Connection arguments for the test database, as the settings name it."""
-    settings = connection.settings_dict
-    return {
-        "host": settings["HOST"],
-        "port": settings["PORT"],
-        "user": settings["USER"],
-        "password": settings["PASSWORD"] or None,
-        "dbname": settings["NAME"],
-    }

@@ -1,4 +1,5 @@
 import datetime
+from typing import NamedTuple
 
 from django.db import connections, models, router
 from django.db.models import Lookup, Max, Min, Sum
@@ -25,8 +26,13 @@ _TRUNCATIONS = {
 _TOTAL_SQL = "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM visits_accesscount"
 _RECORD_SQL = (
     "INSERT INTO visits_access (client_address, user_agent) VALUES (%s, %s) "
-    "RETURNING (SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM visits_accesscount) + 1"
+    "RETURNING id, (SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM visits_accesscount) + 1"
 )
+
+
+class Recorded(NamedTuple):
+    access_id: int
+    accesses: int  # the number of accesses, this one included
 
 
 class AccessQuerySet(models.QuerySet):
@@ -69,10 +75,10 @@ class AccessQuerySet(models.QuerySet):
                 return False
         return True
 
-    def record(self, *, client_address: str | None, user_agent: str) -> int:
+    def record(self, *, client_address: str | None, user_agent: str) -> Recorded:
         """
-        Insert one access and return the number of accesses, this one included,
-        in one round trip.
+        Insert one access and return its id and the number of accesses, this
+        one included, in one round trip.
 
         The subquery reads the access count as of this statement's snapshot,
         before its trigger adds this row: plus one, it equals what count(*)
@@ -81,7 +87,7 @@ class AccessQuerySet(models.QuerySet):
         connection = connections[router.db_for_write(self.model)]
         with connection.cursor() as cursor:
             cursor.execute(_RECORD_SQL, [client_address, user_agent])
-            return cursor.fetchone()[0]
+            return Recorded(*cursor.fetchone())
 
 
 class Access(models.Model):

@@ -24,8 +24,8 @@ def record_access(*, client_address: str | None, user_agent: str) -> Tally:
     before the counter moves, so a failed insert never counts a visit; a cache
     outage leaves the row stored and the visit uncounted.
     """
-    accesses = Access.objects.record(client_address=client_address, user_agent=user_agent)
-    return _tally(accesses, visit_counter.increment())
+    recorded = Access.objects.record(client_address=client_address, user_agent=user_agent)
+    return _tally(recorded.accesses, visit_counter.increment(recorded.access_id))
 
 
 def current_tally() -> Tally:

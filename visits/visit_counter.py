@@ -1,9 +1,9 @@
 """
 The visit counter, kept in the cache framework's default cache.
 
-With Redis the counter is one key incremented by a single INCRBY, which is
-atomic across every worker and never expires. The local-memory fallback is
-atomic within the one process that holds it.
+With Redis the counter is one key, changed only by scripts that Redis runs
+atomically, across every worker; it never expires. The local-memory fallback
+is atomic within the one process that holds it.
 """
 
 import logging
@@ -12,9 +12,16 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.utils.translation import gettext as _
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 COUNTER_KEY = "visit-counter"
+# The id up to which rebuild_visit_counter counted every access: an increment
+# for one of those is already in the counter. It expires long after any page
+# view in flight during the rebuild has ended (gunicorn's WEB_TIMEOUT is 30 s),
+# so that a database started anew, whose ids begin again at 1, is counted.
+COUNTED_UP_TO_KEY = "visit-counter-counted-up-to"
+COUNTED_UP_TO_SECONDS = 600
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +29,35 @@ logger = logging.getLogger(__name__)
 # versions that wrap it, OSError a socket timeout that escaped both.
 _UNREACHABLE = (RedisError, ConnectionInterrupted, OSError)
 
+# Lua that Redis runs atomically, cached on the server and called by its digest
+# (EVALSHA). Given as bytes, each Script is built once, with no client yet.
+#
+# One round trip that creates the counter without expiry when missing (the
+# framework's default 300-second timeout must never apply to it).
+_INCREMENT_SCRIPT = Script(
+    None,
+    b"""
+local counted_up_to = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) <= counted_up_to then
+    return tonumber(redis.call('GET', KEYS[1]) or '0')
+end
+return redis.call('INCR', KEYS[1])
+""",
+)
 
-def increment() -> int | None:
-    """Add one visit and return the counter's new value; None if the cache is unreachable."""
+
+def increment(access_id: int) -> int | None:
+    """
+    Count the visit that stored access access_id and return the counter's new
+    value; None if the cache is unreachable. A visit that a rebuild has counted
+    already is not counted again.
+    """
     cache = caches[DEFAULT_CACHE_ALIAS]
     try:
         if isinstance(cache, RedisCache):
-            # One round trip that creates the key without expiry when missing:
-            # the framework's default 300-second timeout must never apply.
-            return cache.incr(COUNTER_KEY, ignore_key_check=True)
+            client = cache.client.get_client(write=True)
+            keys = [cache.make_key(COUNTER_KEY), cache.make_key(COUNTED_UP_TO_KEY)]
+            return _INCREMENT_SCRIPT(keys, [access_id], client=client)
         cache.add(COUNTER_KEY, 0, timeout=None)
         return cache.incr(COUNTER_KEY)
     except _UNREACHABLE as error:
@@ -52,20 +79,28 @@ class NotShared(Exception):
 
 
 # Atomic on the server: SET only when higher, so a raise never loses an increment
-# made meanwhile and never lowers the counter.
-_RAISE_SCRIPT = """
+# made meanwhile and never lowers the counter; and when it raises, it records the
+# id up to which the new value counts every access.
+_RAISE_SCRIPT = Script(
+    None,
+    b"""
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local target = tonumber(ARGV[1])
 if current < target then
     redis.call('SET', KEYS[1], ARGV[1])
+    redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
     return {current, target}
 end
 return {current, current}
-"""
+""",
+)
 
 
-def raise_to(target: int) -> tuple[int, int] | tuple[None, None]:
-    """Set the counter to target if it is lower; (before, after), or Nones if unreachable."""
+def raise_to(target: int, *, counted_up_to: int) -> tuple[int, int] | tuple[None, None]:
+    """
+    Set the counter to target, the number of accesses whose ids are all at most
+    counted_up_to, if it is lower; (before, after), or Nones if unreachable.
+    """
     cache = caches[DEFAULT_CACHE_ALIAS]
     if not isinstance(cache, RedisCache):
         raise NotShared(
@@ -74,7 +109,9 @@ def raise_to(target: int) -> tuple[int, int] | tuple[None, None]:
         )
     try:
         client = cache.client.get_client(write=True)
-        before, after = client.eval(_RAISE_SCRIPT, 1, cache.make_key(COUNTER_KEY), target)
+        keys = [cache.make_key(COUNTER_KEY), cache.make_key(COUNTED_UP_TO_KEY)]
+        arguments = [target, counted_up_to, COUNTED_UP_TO_SECONDS]
+        before, after = _RAISE_SCRIPT(keys, arguments, client=client)
     except _UNREACHABLE as error:
         logger.warning("Visit counter not raised: the cache is unreachable (%s).", error)
         return None, None

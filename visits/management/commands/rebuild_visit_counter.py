@@ -1,23 +1,33 @@
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Max
 
 from visits import visit_counter
-from visits.maintenance import access_table_frozen
-from visits.models import AccessCount
+from visits.maintenance import (
+    REPAIR_LOCK_TIMEOUT,
+    REPAIR_STATEMENT_TIMEOUT,
+    inserts_paused,
+    set_timeouts,
+)
+from visits.models import Access, AccessCount
 
 
 class Command(BaseCommand):
     help = (
         "Raise the Redis visit counter to at least the number of access records, for when "
-        "the cache lost its data. Never lowers it; safe to run again and while traffic flows."
+        "the cache lost its data. Never lowers it, never counts a visit twice; safe to run "
+        "again and while traffic flows (inserts wait a few milliseconds)."
     )
 
     def handle(self, *args, **options) -> None:
-        # No access row commits while the counter is raised: a row counted here
-        # has its visit counted already or about to be, never lost.
-        with access_table_frozen():
+        set_timeouts(statement=REPAIR_STATEMENT_TIMEOUT, lock=REPAIR_LOCK_TIMEOUT)
+        # With no insert in flight, every access up to the highest id is
+        # committed and in the count; a page view that stored one of them but
+        # has yet to count it finds it counted (visit_counter.increment).
+        with inserts_paused():
             accesses = AccessCount.objects.total()
+            counted_up_to = Access.objects.aggregate(last=Max("id"))["last"] or 0
             try:
-                before, after = visit_counter.raise_to(accesses)
+                before, after = visit_counter.raise_to(accesses, counted_up_to=counted_up_to)
             except visit_counter.NotShared as error:
                 raise CommandError(str(error)) from error
         if before is None:

@@ -1,76 +1,88 @@
 import datetime
 
 from django.core.management.base import BaseCommand
+from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from visits.maintenance import access_table_frozen
+from visits.maintenance import (
+    REPAIR_LOCK_TIMEOUT,
+    REPAIR_STATEMENT_TIMEOUT,
+    one_snapshot,
+    set_timeouts,
+)
 from visits.models import Access, AccessCount, HourlyAccessCount
+
+# The slot that takes the corrections; the counts are sums over slots, so any will do.
+CORRECTION_SLOT = 0
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute the access count and the hourly counts from the access table and fix any "
-        "drift. Inserts wait while the table is counted (seconds per ten million rows)."
+        "Recount the access table and correct any drift of the access count and the hourly "
+        "counts. Page views go on meanwhile: the table is read in one snapshot (seconds per "
+        "ten million rows) and the differences are added to the counts afterwards."
     )
 
     def handle(self, *args, **options) -> None:
-        with access_table_frozen():
-            total_drift = self._recount_total()
-            hours_drifted = self._recount_hours()
-        if total_drift is None and not hours_drifted:
-            self.stdout.write(
-                f"The access counts are exact: {AccessCount.objects.total()} records."
-            )
+        set_timeouts(statement=REPAIR_STATEMENT_TIMEOUT, lock=REPAIR_LOCK_TIMEOUT)
+        # Whatever commits after the snapshot changes a count and what it counts
+        # alike, so a difference read in the snapshot is still the drift later.
+        with one_snapshot():
+            actual, derived = Access.objects.count(), AccessCount.objects.total()
+            hours_off = _hourly_drift()
+        with transaction.atomic():
+            if actual != derived:
+                _add_to_total(actual - derived)
+            for hour, difference in hours_off.items():
+                _add_to_hour(hour, difference)
+        self._report(actual, derived, len(hours_off))
+
+    def _report(self, actual: int, derived: int, hours_off: int) -> None:
+        if actual == derived and not hours_off:
+            self.stdout.write(f"The access counts are exact: {actual} records.")
             return
-        if total_drift is not None:
-            derived, actual = total_drift
+        if actual != derived:
             self.stdout.write(
                 self.style.WARNING(
-                    f"The access count said {derived} but the table holds {actual} records "
+                    f"The access count said {derived} but the table held {actual} records "
                     f"(drift {derived - actual:+d}); fixed."
                 )
             )
-        if hours_drifted:
+        if hours_off:
             self.stdout.write(
-                self.style.WARNING(
-                    f"The hourly counts were wrong for {hours_drifted} hour(s); fixed."
-                )
+                self.style.WARNING(f"The hourly counts were wrong for {hours_off} hour(s); fixed.")
             )
 
-    @staticmethod
-    def _recount_total() -> tuple[int, int] | None:
-        """(derived, actual) when they differed and were fixed; None when exact."""
-        actual = Access.objects.count()
-        derived = AccessCount.objects.total()
-        if actual == derived:
-            return None
-        AccessCount.objects.all().delete()
-        AccessCount.objects.create(slot=0, count=actual)
-        return derived, actual
 
-    @staticmethod
-    def _recount_hours() -> int:
-        """How many hours were wrong (and are now fixed)."""
-        actual = dict(
-            Access.objects.annotate(hour=TruncHour("created_at", tzinfo=datetime.UTC))
-            .values_list("hour")
-            .annotate(total=Count("id"))
-            .values_list("hour", "total")
-        )
-        derived = {
-            hour: total
-            for hour, total in HourlyAccessCount.objects.values_list("hour")
-            .annotate(total=Sum("count"))
-            .values_list("hour", "total")
-            if total
-        }
-        wrong = {
-            hour for hour in actual.keys() | derived.keys() if actual.get(hour) != derived.get(hour)
-        }
-        if wrong:
-            HourlyAccessCount.objects.all().delete()
-            HourlyAccessCount.objects.bulk_create(
-                HourlyAccessCount(hour=hour, slot=0, count=total) for hour, total in actual.items()
-            )
-        return len(wrong)
+def _hourly_drift() -> dict[datetime.datetime, int]:
+    """By how much each hour's count falls short of the accesses in it (negative: over)."""
+    actual = dict(
+        Access.objects.annotate(hour=TruncHour("created_at", tzinfo=datetime.UTC))
+        .values_list("hour")
+        .annotate(total=Count("id"))
+        .values_list("hour", "total")
+    )
+    derived = dict(
+        HourlyAccessCount.objects.values_list("hour")
+        .annotate(total=Sum("count"))
+        .values_list("hour", "total")
+    )
+    differences = {
+        hour: actual.get(hour, 0) - derived.get(hour, 0) for hour in actual.keys() | derived.keys()
+    }
+    return {hour: difference for hour, difference in differences.items() if difference}
+
+
+def _add_to_total(amount: int) -> None:
+    counted, _ = AccessCount.objects.select_for_update().get_or_create(slot=CORRECTION_SLOT)
+    counted.count += amount
+    counted.save(update_fields=["count"])
+
+
+def _add_to_hour(hour: datetime.datetime, amount: int) -> None:
+    counted, _ = HourlyAccessCount.objects.select_for_update().get_or_create(
+        hour=hour, slot=CORRECTION_SLOT
+    )
+    counted.count += amount
+    counted.save(update_fields=["count"])
