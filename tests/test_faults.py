@@ -53,6 +53,7 @@ def test_redis_down_records_access_and_says_counter_unavailable_then_recovers(
     }
     assert ready.status == 503
     assert json.loads(ready.body)["cache"] == {"engine": "Redis", "state": "down"}
+    assert json.loads(ready.body)["counter"] is None
     assert "WARNING visits.visit_counter: Visit not counted: the cache is unreachable" in (
         server.log()
     )
@@ -63,6 +64,7 @@ def test_redis_down_records_access_and_says_counter_unavailable_then_recovers(
     assert recovered.body == "Banco PostgreSQL tem 5 registros. Redis conta 2 visitas."
     assert Access.objects.count() == 5
     assert int(counter.get("visits-test:1:visit-counter")) == 2
+    assert json.loads(server.get("/readyz").body)["counter"]["behind"] == 3
 
 
 def test_postgres_down_is_503_counts_nothing_then_recovers_without_restart(

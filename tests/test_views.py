@@ -220,6 +220,7 @@ def test_readyz_reports_both_dependencies_up(client):
         "status": "ready",
         "database": {"engine": "PostgreSQL", "state": "up"},
         "cache": {"engine": "Redis", "state": "up"},
+        "counter": {"behind": 0, "since": None},
     }
     assert Access.objects.count() == 0
     assert current() == 0

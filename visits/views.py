@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from visits import health, responses, wording
+from visits import drift, health, responses, wording
 from visits.charts import bar_chart
 from visits.models import AccessCount
 from visits.request_details import client_address, user_agent
@@ -110,18 +110,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_safe
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: PostgreSQL and Redis (or their embedded stand-ins) both answer."""
+    """
+    Readiness: PostgreSQL and Redis (or their embedded stand-ins) both answer.
+    It also says how far the visit counter is behind, which never makes it fail.
+    """
     database = health.database_state()
     cache = health.cache_state()
     for state in (database, cache):
         if not state.up:
             logger.warning("Not ready: %s does not answer (%s).", state.engine, state.problem)
     ready = database.up and cache.up
+    counter = drift.measure() if ready else None
     return JsonResponse(
         {
             "status": "ready" if ready else "unavailable",
             "database": database.as_dict(),
             "cache": cache.as_dict(),
+            "counter": counter.as_dict() if counter else None,
         },
         status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
     )

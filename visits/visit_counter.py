@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 # django-redis re-raises the client's own error; ConnectionInterrupted covers
 # versions that wrap it, OSError a socket timeout that escaped both.
-_UNREACHABLE = (RedisError, ConnectionInterrupted, OSError)
+UNREACHABLE = (RedisError, ConnectionInterrupted, OSError)
 
 # Lua that Redis runs atomically, cached on the server and called by its digest
 # (EVALSHA). Given as bytes, each Script is built once, with no client yet.
@@ -60,7 +60,7 @@ def increment(access_id: int) -> int | None:
             return _INCREMENT_SCRIPT(keys, [access_id], client=client)
         cache.add(COUNTER_KEY, 0, timeout=None)
         return cache.incr(COUNTER_KEY)
-    except _UNREACHABLE as error:
+    except UNREACHABLE as error:
         logger.warning("Visit not counted: the cache is unreachable (%s).", error)
         return None
 
@@ -69,7 +69,7 @@ def current() -> int | None:
     """The counter's value, unchanged (0 before the first visit); None if unreachable."""
     try:
         return int(caches[DEFAULT_CACHE_ALIAS].get(COUNTER_KEY, 0))
-    except _UNREACHABLE as error:
+    except UNREACHABLE as error:
         logger.warning("Visit counter unreadable: the cache is unreachable (%s).", error)
         return None
 
@@ -112,7 +112,7 @@ def raise_to(target: int, *, counted_up_to: int) -> tuple[int, int] | tuple[None
         keys = [cache.make_key(COUNTER_KEY), cache.make_key(COUNTED_UP_TO_KEY)]
         arguments = [target, counted_up_to, COUNTED_UP_TO_SECONDS]
         before, after = _RAISE_SCRIPT(keys, arguments, client=client)
-    except _UNREACHABLE as error:
+    except UNREACHABLE as error:
         logger.warning("Visit counter not raised: the cache is unreachable (%s).", error)
         return None, None
     return int(before), int(after)
