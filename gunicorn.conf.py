@@ -10,8 +10,12 @@ the worker class, visits_project/request_buffering.py).
 import logging
 import os
 import secrets
+import shutil
+import tempfile
+from pathlib import Path
 
-from visits_project.env import env_networks
+from visits_project.env import env_choice, env_networks
+from visits_project.logs import ACCESS_LOG_FORMAT, LOG_FORMATS, logging_config
 
 wsgi_app = "visits_project.wsgi:application"
 bind = [os.environ.get("WEB_BIND", "127.0.0.1:8080")]
@@ -47,6 +51,13 @@ forwarded_allow_ips = ",".join(str(network) for network in env_networks("DJANGO_
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("WEB_LOG_LEVEL", "info")
+# The same lines as Django's (visits_project/logs.py): stdout, UTC, text or JSON.
+access_log_format = ACCESS_LOG_FORMAT
+logconfig_dict = logging_config(
+    env_choice("DJANGO_LOG_FORMAT", "text", LOG_FORMATS),
+    "INFO",
+    gunicorn_level=loglevel.upper(),
+)
 # The runtime control socket is not used, and in a container $HOME may not be writable.
 control_socket_disable = True
 # Workers' heartbeat files in memory, not on a container's overlay disk.
@@ -57,8 +68,9 @@ _SECRET_KEY_VARIABLES = ("DJANGO_SECRET_KEY", "DJANGO_SECRET_KEY_FILE")
 
 
 def on_starting(server) -> None:
-    """Share one secret key among all workers when the environment sets none."""
+    """Share one secret key and one metrics folder among all workers."""
     log = logging.getLogger("gunicorn.error")
+    _prepare_metrics_folder()
     # A key from DJANGO_SECRET_KEY_FILE is the settings' to read (and to check).
     if not any(os.environ.get(name, "").strip() for name in _SECRET_KEY_VARIABLES):
         os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
@@ -72,3 +84,27 @@ def on_starting(server) -> None:
             "memory; set CACHE_HOST or WEB_CONCURRENCY=1.",
             server.cfg.workers,
         )
+
+
+# Set by on_starting when the folder is gunicorn's own, to be removed on exit.
+_OWN_METRICS_FOLDER = "VISITS_OWN_METRICS_FOLDER"
+
+
+def _prepare_metrics_folder() -> None:
+    """
+    Each worker writes its Prometheus samples to files in PROMETHEUS_MULTIPROC_DIR
+    (visits/metrics.py), which must start empty: a folder of our own in memory,
+    or the one given, emptied of the files a previous run left there.
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if given:
+        for leftover in Path(given).glob("*.db"):
+            leftover.unlink()
+        return
+    folder = tempfile.mkdtemp(prefix="visits-metrics-", dir=worker_tmp_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ[_OWN_METRICS_FOLDER] = folder
+
+
+def on_exit(server) -> None:
+    if own := os.environ.get(_OWN_METRICS_FOLDER):
+        shutil.rmtree(own, ignore_errors=True)

@@ -29,8 +29,17 @@ IMPLEMENTATIONS = ["visits", "ceiling", "exercise"]
 DESCRIPTIONS = {
     "visits": "this project: Django under gunicorn (gunicorn.conf.py)",
     "visits-gthread": "the same with gunicorn's plain gthread worker, which slow clients can hold",
+    "visits-json": "the same with DJANGO_LOG_FORMAT=json",
+    "visits-unobserved": "the same without the metrics middleware (bench/settings_unobserved.py)",
     "ceiling": "framework-free WSGI app, same work, same gunicorn settings",
     "exercise": "the exercise: Flask dev server, connection per request, COUNT(*)",
+}
+
+# What each variant of the project changes, by environment.
+VARIANT_ENVIRONMENTS = {
+    "visits-gthread": {"WEB_WORKER_CLASS": "gthread"},
+    "visits-json": {"DJANGO_LOG_FORMAT": "json"},
+    "visits-unobserved": {"DJANGO_SETTINGS_MODULE": "bench.settings_unobserved"},
 }
 
 
@@ -132,8 +141,7 @@ def start(scratch: Scratch, implementation: str, web_env: dict[str, str]) -> Ser
     else:
         environment.update(web_env)
         command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-        if implementation == "visits-gthread":
-            environment["WEB_WORKER_CLASS"] = "gthread"
+        environment.update(VARIANT_ENVIRONMENTS.get(implementation, {}))
         if implementation == "ceiling":
             command.append("bench.baselines.ceiling:application")
     server = Server(implementation, command, environment, port, scratch.log_dir)
@@ -259,6 +267,18 @@ def report(results: Results, arguments) -> None:
                 f"Reading requests in the event loop at {connections} clients: "
                 f"{ours / plain - 1:+.1%} throughput against plain gthread"
             )
+    for variant in ("visits", "visits-json"):
+        if {variant, "visits-unobserved"} <= set(arguments.implementations):
+            for connections in arguments.concurrency:
+                observed = median_of(results.runs, variant, connections, "requests_per_second")
+                bare = median_of(
+                    results.runs, "visits-unobserved", connections, "requests_per_second"
+                )
+                print(
+                    f"Metrics{' and JSON logs' if variant == 'visits-json' else ''} at "
+                    f"{connections} clients: {observed / bare - 1:+.1%} throughput against "
+                    "none"
+                )
     if "visits" in arguments.implementations:
         print(
             f"Peak memory of gunicorn (master and workers, proportional set size): "

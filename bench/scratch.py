@@ -15,9 +15,11 @@ import redis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARKER = "scratch database of the visits benchmark"
+# The project's variants (bench/__main__.py's VARIANTS) share its table and key.
+VARIANTS = ("visits-gthread", "visits-json", "visits-unobserved")
 ROW_TABLES = {
     "visits": "visits_access",
-    "visits-gthread": "visits_access",
+    **dict.fromkeys(VARIANTS, "visits_access"),
     "ceiling": "visits_access",
     "exercise": "acessos",
 }
@@ -40,7 +42,7 @@ class Scratch:
         self.name = name
         self.counter_keys = {
             "visits": f"{name}:1:visit-counter",  # the key Django's cache makes
-            "visits-gthread": f"{name}:1:visit-counter",
+            **dict.fromkeys(VARIANTS, f"{name}:1:visit-counter"),
             "ceiling": f"{name}:ceiling-visits",
             "exercise": f"{name}:exercise-visitas",
         }

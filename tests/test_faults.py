@@ -9,6 +9,7 @@ import time
 import psycopg
 import redis
 from django.db import connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers import PROJECT_ROOT, database_arguments, session_timeouts
 from visits import visit_counter
@@ -24,6 +25,17 @@ POSTGRES_DOWN_PT = (
 POSTGRES_DOWN_EN = (
     "The PostgreSQL database is unavailable right now; please try again in a few moments."
 )
+
+
+def metric(server, name: str) -> float:
+    """One unlabelled sample of the server's /metrics, scraped now."""
+    scrape = server.get("/metrics")
+    assert scrape.status == 200
+    for family in text_string_to_metric_families(scrape.body):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"{name} is not in /metrics")
 
 
 def test_redis_down_records_access_and_says_counter_unavailable_then_recovers(
@@ -54,6 +66,7 @@ def test_redis_down_records_access_and_says_counter_unavailable_then_recovers(
     assert ready.status == 503
     assert json.loads(ready.body)["cache"] == {"engine": "Redis", "state": "down"}
     assert json.loads(ready.body)["counter"] is None
+    assert metric(server, "visits_counter_unavailable_total") == 3
     assert "WARNING visits.visit_counter: Visit not counted: the cache is unreachable" in (
         server.log()
     )
@@ -94,6 +107,7 @@ def test_postgres_down_is_503_counts_nothing_then_recovers_without_restart(
     assert (as_json.status, json.loads(as_json.body)) == (503, {"error": POSTGRES_DOWN_EN})
     assert ready.status == 503
     assert json.loads(ready.body)["database"] == {"engine": "PostgreSQL", "state": "down"}
+    assert metric(server, "visits_database_unavailable_total") == 3
     assert visit_counter.current() == 1
     assert "Traceback" not in plain.body + as_json.body
 
@@ -112,8 +126,10 @@ TOO_SLOW_PT = (
 TOO_SLOW_EN = "The PostgreSQL database took too long to answer; please try again in a few moments."
 
 
-def test_page_connection_gives_up_on_slow_queries_and_lock_waits(db):
+def test_page_connection_gives_up_on_slow_queries_lock_waits_and_a_silent_network(db):
     assert session_timeouts() == ("5s", "2s")
+    connection.ensure_connection()
+    assert connection.connection.info.get_parameters()["tcp_user_timeout"] == "5000"
 
 
 def test_table_locked_elsewhere_is_503_after_lock_timeout_and_records_nothing(gunicorn):

@@ -43,6 +43,12 @@ def check_ids(output: str) -> list[str]:
             "is not a list of networks (10.0.0.1/8 has host bits set); write them as "
             "10.0.0.0/8,127.0.0.1, or unset it.",
         ),
+        (
+            "DJANGO_LOG_FORMAT",
+            "xml",
+            "is not one of text, json; set it to one of them, or unset it.",
+        ),
+        ("DB_LOCK_TIMEOUT", "0", "is not a positive number of seconds; correct it or unset it."),
     ],
 )
 def test_settings_malformed_value_stops_start_up_naming_variable(variable, value, problem):

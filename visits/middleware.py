@@ -1,6 +1,5 @@
 import logging
 from http import HTTPStatus
-from ipaddress import ip_address
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
@@ -8,8 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from psycopg import errors as postgresql_errors
 
-from visits import responses, wording
-from visits.request_details import client_address
+from visits import metrics, responses, wording
+from visits.request_details import comes_from
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +42,7 @@ class DatabaseUnavailableMiddleware:
             message = wording.database_too_slow(connection.display_name)
         else:
             message = wording.database_unavailable(connection.display_name)
+        metrics.DATABASE_UNAVAILABLE.inc()
         response = responses.error_response(request, message, HTTPStatus.SERVICE_UNAVAILABLE)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
@@ -59,8 +59,7 @@ class AdminNetworkMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         networks = settings.ADMIN_ALLOWED_NETWORKS
-        if networks and request.path.startswith(reverse("admin:index")):
-            address = client_address(request)
-            if address is None or not any(ip_address(address) in net for net in networks):
-                raise Http404
+        admin = request.path.startswith(reverse("admin:index"))
+        if networks and admin and not comes_from(request, networks):
+            raise Http404
         return self.get_response(request)

@@ -40,6 +40,12 @@ def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
     return address
 
 
+def comes_from(request: HttpRequest, networks) -> bool:
+    """Whether the client's address (see client_address) lies in one of networks."""
+    address = client_address(request)
+    return address is not None and any(ipaddress.ip_address(address) in net for net in networks)
+
+
 def is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return any(address in network for network in settings.TRUSTED_PROXIES)
 

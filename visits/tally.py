@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from visits import visit_counter
+from visits import metrics, visit_counter
 from visits.models import Access, AccessCount
 
 
@@ -25,7 +25,10 @@ def record_access(*, client_address: str | None, user_agent: str) -> Tally:
     outage leaves the row stored and the visit uncounted.
     """
     recorded = Access.objects.record(client_address=client_address, user_agent=user_agent)
-    return _tally(recorded.accesses, visit_counter.increment(recorded.access_id))
+    metrics.ACCESSES_RECORDED.inc()
+    visits = visit_counter.increment(recorded.access_id)
+    (metrics.COUNTER_UNAVAILABLE if visits is None else metrics.VISITS_COUNTED).inc()
+    return _tally(recorded.accesses, visits)
 
 
 def current_tally() -> Tally:

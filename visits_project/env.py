@@ -59,6 +59,18 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = env_str(name)
+    if not raw:
+        return default
+    if raw.lower() not in choices:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not one of {', '.join(choices)}; set it to one of them, "
+            "or unset it."
+        )
+    return raw.lower()
+
+
 def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     raw = env_str(name)
     if not raw:

@@ -6,6 +6,7 @@ The exercise's variable names (DB_HOST, DB_NAME, DB_USER, DB_PASS, CACHE_HOST)
 are a public interface; extras use the DJANGO_, DB_ and CACHE_ prefixes.
 """
 
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from redis.retry import Retry
 
 from visits_project.env import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -24,6 +26,7 @@ from visits_project.env import (
     env_secret,
     env_str,
 )
+from visits_project.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -50,6 +53,11 @@ if env_str("DJANGO_TRUSTED_PROXY_COUNT"):
 
 # Where the admin may be reached from (CIDRs); elsewhere it answers 404. Anywhere when unset.
 ADMIN_ALLOWED_NETWORKS = env_networks("DJANGO_ADMIN_ALLOWED_NETWORKS")
+# Where Prometheus may scrape /metrics from; elsewhere it answers 404. This host only when unset.
+METRICS_ALLOWED_NETWORKS = env_networks("DJANGO_METRICS_ALLOWED_NETWORKS") or [
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -65,6 +73,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "visits.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -123,6 +132,10 @@ if env_str("DB_HOST"):
                     f"-c statement_timeout={env_milliseconds('DB_STATEMENT_TIMEOUT', 5.0)} "
                     f"-c lock_timeout={env_milliseconds('DB_LOCK_TIMEOUT', 2.0)}"
                 ),
+                # ...and when the network to the server is cut, no answer comes at
+                # all: the kernel drops a connection whose data goes unacknowledged
+                # for as long as a statement may take.
+                "tcp_user_timeout": env_milliseconds("DB_STATEMENT_TIMEOUT", 5.0),
             },
         }
     }
@@ -236,30 +249,17 @@ PERMISSIONS_POLICY = {
 }  # fmt: skip
 
 # Behind TLS (directly or through a proxy gunicorn trusts), DJANGO_HTTPS=true
-# makes cookies secure and redirects plain HTTP; the probes stay reachable.
+# makes cookies secure and redirects plain HTTP; the probes and /metrics stay reachable.
 HTTPS = env_bool("DJANGO_HTTPS", False)
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-    },
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "stream": "ext://sys.stdout",
-            "formatter": "plain",
-        },
-    },
-    "root": {"handlers": ["stdout"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    # Not django-axes' banner at every start of every command; its lockouts, yes.
-    "loggers": {"axes.apps": {"level": "WARNING"}},
-}
+# Every line on stdout, its time in UTC; DJANGO_LOG_FORMAT=json for one JSON
+# object per line. gunicorn.conf.py sets gunicorn's own loggers the same way.
+LOG_FORMAT = env_choice("DJANGO_LOG_FORMAT", "text", LOG_FORMATS)
+LOGGING = logging_config(LOG_FORMAT, env_str("DJANGO_LOG_LEVEL", "INFO"))

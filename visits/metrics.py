@@ -1,0 +1,98 @@
+"""
+Prometheus metrics, right across gunicorn's worker processes.
+
+Each worker writes its samples to files in PROMETHEUS_MULTIPROC_DIR, which
+gunicorn.conf.py creates empty at start, and /metrics adds them up; without it
+(one process: the tests' client, runserver) the process's own registry
+answers. The drift is read when scraped, not kept.
+"""
+
+import os
+import time
+
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+from visits import drift
+
+REQUESTS = Counter("visits_http_requests", "HTTP requests answered, by status code.", ["status"])
+DURATION = Histogram(
+    "visits_http_request_duration_seconds",
+    "Time from the request reaching Django to its response.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ACCESSES_RECORDED = Counter("visits_accesses_recorded", "Accesses stored in the database.")
+VISITS_COUNTED = Counter("visits_counted", "Visits counted by the visit counter.")
+COUNTER_UNAVAILABLE = Counter(
+    "visits_counter_unavailable",
+    "Accesses stored while the visit counter was unreachable: answered, never counted.",
+)
+DATABASE_UNAVAILABLE = Counter(
+    "visits_database_unavailable",
+    "Requests answered 503 because the database was unreachable or too slow.",
+)
+
+
+class MetricsMiddleware:
+    """Counts every response by status and times it; first in MIDDLEWARE, so it sees them all."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = self.get_response(request)
+        DURATION.observe(time.perf_counter() - started)
+        REQUESTS.labels(str(response.status_code)).inc()
+        return response
+
+
+class DriftCollector:
+    """visits_counter_behind and since when, read at each scrape."""
+
+    def collect(self):
+        try:
+            measured = drift.measure()
+        except DatabaseError:
+            return
+        if measured is None:
+            return
+        yield GaugeMetricFamily(
+            "visits_counter_behind",
+            "Accesses the visit counter has not counted (negative: it is ahead).",
+            value=measured.behind,
+        )
+        if measured.since is not None:
+            yield GaugeMetricFamily(
+                "visits_counter_behind_since_timestamp_seconds",
+                "When a reading first found the visit counter behind.",
+                value=measured.since.timestamp(),
+            )
+
+
+def exposition() -> HttpResponse:
+    """Every worker's metrics and the drift, in Prometheus' text format."""
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_ProcessMetrics())
+    registry.register(DriftCollector())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+
+
+class _ProcessMetrics:
+    """This process's own registry, as one collector."""
+
+    def collect(self):
+        yield from REGISTRY.collect()
