@@ -129,7 +129,9 @@ TOO_SLOW_EN = "The PostgreSQL database took too long to answer; please try again
 def test_page_connection_gives_up_on_slow_queries_lock_waits_and_a_silent_network(db):
     assert session_timeouts() == ("5s", "2s")
     connection.ensure_connection()
-    assert connection.connection.info.get_parameters()["tcp_user_timeout"] == "5000"
+    parameters = connection.connection.info.get_parameters()
+    network = {name: parameters[name] for name in ("tcp_user_timeout", "keepalives_idle")}
+    assert network == {"tcp_user_timeout": "3000", "keepalives_idle": "1"}
 
 
 def test_table_locked_elsewhere_is_503_after_lock_timeout_and_records_nothing(gunicorn):

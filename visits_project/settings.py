@@ -133,9 +133,12 @@ if env_str("DB_HOST"):
                     f"-c lock_timeout={env_milliseconds('DB_LOCK_TIMEOUT', 2.0)}"
                 ),
                 # ...and when the network to the server is cut, no answer comes at
-                # all: the kernel drops a connection whose data goes unacknowledged
-                # for as long as a statement may take.
-                "tcp_user_timeout": env_milliseconds("DB_STATEMENT_TIMEOUT", 5.0),
+                # all: the kernel drops the connection once what it sent (a query,
+                # or a keepalive probe after a second of waiting for an answer) has
+                # gone unacknowledged for as long as connecting may take.
+                "tcp_user_timeout": env_int("DB_CONNECT_TIMEOUT", 3, minimum=1) * 1000,
+                "keepalives_idle": 1,
+                "keepalives_interval": 1,
             },
         }
     }
