@@ -14,6 +14,7 @@ from django.core.management import call_command
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.servers import PROJECT_ROOT
 
@@ -155,6 +156,8 @@ def test_browser_admin_login_search_filter_and_open_a_record(
     browser.find_element(By.NAME, "username").send_keys("operator")
     browser.find_element(By.NAME, "password").send_keys("a-long-test-passphrase")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # The click returns before the next page has loaded.
+    WebDriverWait(browser, 10).until(lambda page: page.find_elements(By.ID, "result_list"))
     listed = len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr"))
     shoot(browser, screenshots, "admin-list-desktop", DESKTOP)
     shoot(browser, screenshots, "admin-list-phone", PHONE)
