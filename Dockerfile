@@ -34,6 +34,8 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinpu
 # Numeric, so that runtimes can verify it is not root without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 8080
+# Liveness (/healthz): an outage of PostgreSQL or Redis, which the page answers
+# for itself, must not get web replaced (docker/healthcheck.py).
 HEALTHCHECK --interval=5s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "/app/docker/healthcheck.py"]
 ENTRYPOINT ["/app/docker/entrypoint"]

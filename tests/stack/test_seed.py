@@ -62,7 +62,8 @@ def test_seed_commands_as_written_serve_one_then_two(seed_names_free):
         mount["Name"] for mount in inspect("cache")["Mounts"] if mount["Type"] == "volume"
     )
 
-    wait_healthy("web")  # the image's HEALTHCHECK asks /readyz, which counts nothing
+    # Healthy once gunicorn answers /healthz: after the entrypoint found db and cache.
+    wait_healthy("web")
     first = fetch(8080, "/", headers={"Host": "localhost:8080"})
     second = fetch(8080, "/", headers={"Host": "localhost:8080"})
 
