@@ -1,10 +1,11 @@
 """
 gunicorn settings for the visits service, each overridable from the environment.
 
-WEB_BIND (default 127.0.0.1:8080; the image sets 0.0.0.0:8080), WEB_CONCURRENCY
-(workers, gunicorn's own convention), WEB_THREADS, WEB_WORKER_CLASS, WEB_KEEPALIVE,
-WEB_TIMEOUT, WEB_GRACEFUL_TIMEOUT, WEB_LOG_LEVEL, and WEB_REQUEST_TIMEOUT (read by
-the worker class, visits_project/request_buffering.py).
+WEB_BIND (default 127.0.0.1:8080; the image sets 0.0.0.0:8080), WEB_HEALTH_PORT,
+WEB_REUSE_PORT, WEB_CONCURRENCY (workers, gunicorn's own
+convention), WEB_THREADS, WEB_WORKER_CLASS, WEB_KEEPALIVE, WEB_TIMEOUT,
+WEB_GRACEFUL_TIMEOUT, WEB_LOG_LEVEL, and WEB_REQUEST_TIMEOUT (read by the worker
+class, visits_project/request_buffering.py).
 """
 
 import logging
@@ -14,11 +15,20 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from visits_project.env import env_choice, env_networks
+from visits_project.env import env_bool, env_choice, env_int, env_networks
 from visits_project.logs import ACCESS_LOG_FORMAT, LOG_FORMATS, logging_config
 
 wsgi_app = "visits_project.wsgi:application"
 bind = [os.environ.get("WEB_BIND", "127.0.0.1:8080")]
+# A loopback port of this server's alone, for its own health check: with
+# WEB_REUSE_PORT, WEB_BIND's port may be answered by another server sharing it.
+# (Not a Unix socket: Linux refuses SO_REUSEPORT on those, and gunicorn then fails.)
+if health_port := env_int("WEB_HEALTH_PORT", 0, minimum=0):
+    bind.append(f"127.0.0.1:{health_port}")
+# SO_REUSEPORT, so that a new server can listen on WEB_BIND's port before the old
+# one stops (docker/up's handover); off by default, so that a second server
+# started by mistake fails instead of silently sharing the port.
+reuse_port = env_bool("WEB_REUSE_PORT", False)
 
 # Threads let one worker overlap the waits on PostgreSQL and Redis; several
 # workers use both cores. The local-memory cache lives inside one process, so

@@ -5,6 +5,9 @@
 : "${VISITS_PREFIX:=visits}"
 readonly NETWORK="$VISITS_PREFIX-net"
 readonly DB="$VISITS_PREFIX-db" CACHE="$VISITS_PREFIX-cache" WEB="$VISITS_PREFIX-web"
+# Holds web's network namespace and published port (see docker/up), and the web
+# that replaces the running one, until the handover is done.
+readonly WEB_PORT="$VISITS_PREFIX-web-port" WEB_NEXT="$VISITS_PREFIX-web-next"
 readonly PGDATA_VOLUME="$VISITS_PREFIX-pgdata" REDISDATA_VOLUME="$VISITS_PREFIX-redisdata"
 # Everything the scripts create carries this label; they remove nothing without it.
 readonly LABEL="org.visits.stack=$VISITS_PREFIX"
@@ -75,7 +78,7 @@ container_state() {
 # Stops when a container of ours by name was not made by these scripts.
 refuse_foreign_containers() {
   local name owner
-  for name in "$DB" "$CACHE" "$WEB"; do
+  for name in "$DB" "$CACHE" "$WEB" "$WEB_NEXT" "$WEB_PORT"; do
     if [[ "$(container_state "$name")" == missing ]]; then
       continue
     fi

@@ -53,7 +53,7 @@ def test_gunicorn_serves_admin_static_files_with_debug_off(gunicorn):
 
 
 def test_gunicorn_sigterm_finishes_request_in_flight(gunicorn):
-    server = gunicorn(WEB_CONCURRENCY="1", WEB_THREADS="1")
+    server = gunicorn(WEB_CONCURRENCY="1", WEB_THREADS="1", DB_LOCK_TIMEOUT="30")
     replies = []
     # Hold the table so the request waits inside the worker while SIGTERM arrives.
     with psycopg.connect(

@@ -1,5 +1,6 @@
 """gunicorn's worker that reads requests in its event loop, so slow clients hold no thread."""
 
+import signal
 import socket
 import time
 
@@ -184,6 +185,21 @@ def test_connection_that_sends_nothing_is_closed_without_a_reply(gunicorn):
 
     assert reply == b""
     assert 0.9 < waited < 3
+
+
+def test_connection_accepted_just_before_a_stop_is_still_served(gunicorn):
+    server = gunicorn(WEB_CONCURRENCY="1")
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        time.sleep(0.2)  # accepted, and read once: nothing yet
+        server.process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        reply = read_until_closed(sock)
+
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert reply.endswith(b"Banco PostgreSQL tem 1 registros. Redis conta 1 visitas.")
+    assert server.process.wait(timeout=30) == 0
 
 
 SLOW_CLIENTS = 200

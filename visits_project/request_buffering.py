@@ -33,6 +33,8 @@ _EXPECTS_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue", re.IGNORECASE)
 # The service's own requests (pages, the admin's forms) are a few kilobytes.
 MAX_REQUEST_BYTES = 64 * 1024
 _RECEIVE_SIZE = 64 * 1024
+# Seconds a connection accepted just before the worker stops may take to send its request.
+STOP_SILENT_LINGER = 1.0
 
 # What reading a connection's bytes so far came to.
 _ARRIVED, _CLOSED, _WAITING, _TOO_LARGE = object(), object(), object(), object()
@@ -120,6 +122,7 @@ class RequestBufferingWorker(ThreadWorker):
         # Connections whose request is still arriving, oldest first: all share
         # one timeout, so the deque stays sorted by deadline.
         self.reading_conns: deque = deque()
+        self.silent_deadline = float("inf")  # set when the worker stops
         self.request_timeout = env_int("WEB_REQUEST_TIMEOUT", 10, minimum=1)
         # TLS and HTTP/2 frame the bytes differently; gthread reads those itself.
         self.buffers_requests = not self.cfg.is_ssl and self.cfg.http2_cleartext == "off"
@@ -206,11 +209,26 @@ class RequestBufferingWorker(ThreadWorker):
             if conn.collector.received:
                 self._send(conn, _REQUEST_TIMEOUT_REPLY, last=True)
             self._close(conn)
-        if not self.alive:
+        if not self.alive and now >= self.silent_deadline:
             # Stopping: a connection that has sent nothing yet gets nothing more.
             for conn in [conn for conn in self.reading_conns if not conn.collector.received]:
                 self._stop_reading(conn)
                 self._close(conn)
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        """
+        On stopping, also close this worker's copies of the listening sockets at
+        once, not after the last request: once every process of this server has,
+        the kernel hands connections still waiting to be accepted to another
+        server on the same port (WEB_REUSE_PORT, with net.ipv4.tcp_migrate_req)
+        rather than resetting them when this one exits. A connection accepted
+        just before gets STOP_SILENT_LINGER seconds to send its request.
+        """
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            self.silent_deadline = time.monotonic() + STOP_SILENT_LINGER
+            for listener in self.sockets:
+                listener.close()
 
     def _stop_reading(self, conn) -> None:
         self.poller.unregister(conn.sock)

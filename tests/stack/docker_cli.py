@@ -2,12 +2,14 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 
 from tests.servers import PROJECT_ROOT, Reply, fetch
 
 LABEL_KEY = "org.visits.stack"
+COUNTED = re.compile(r"Banco PostgreSQL tem (\d+) registros\. Redis conta (\d+) visitas\.")
 
 
 def docker(*arguments: str, check: bool = True, timeout: float = 600, cwd=None) -> str:
@@ -71,6 +73,7 @@ class Stack:
         self.prefix = prefix
         self.port = port
         self.db, self.cache, self.web = (f"{prefix}-{role}" for role in ("db", "cache", "web"))
+        self.web_port = f"{prefix}-web-port"  # holds web's network namespace and port
         self.image = f"{prefix}-web"
         self.env_files = [
             PROJECT_ROOT / "docker" / f"{prefix}-{role}.env" for role in ("db", "cache", "web")
@@ -105,3 +108,12 @@ class Stack:
 
     def get(self, path: str = "/", **kwargs) -> Reply:
         return fetch(self.port, path, **kwargs)
+
+
+def counts(stack: Stack) -> tuple[int, int]:
+    """Records one visit and returns the (accesses, visits) the page showed for it."""
+    reply = stack.get("/")
+    assert reply.status == 200, reply.body
+    match = COUNTED.fullmatch(reply.body)
+    assert match, reply.body
+    return int(match.group(1)), int(match.group(2))

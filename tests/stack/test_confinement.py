@@ -14,7 +14,12 @@ DB_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"]
 
 @pytest.mark.parametrize(
     ("role", "cpus", "pids", "capabilities"),
-    [("db", 1.0, 128, DB_CAPABILITIES), ("cache", 0.5, 32, None), ("web", 1.5, 128, None)],
+    [
+        ("db", 1.0, 128, DB_CAPABILITIES),
+        ("cache", 0.5, 32, None),
+        ("web", 1.5, 128, None),
+        ("web_port", 0.1, 8, None),
+    ],
 )
 def test_up_confines_each_container(stack, role, cpus, pids, capabilities):
     host = inspect(getattr(stack, role))["HostConfig"]

@@ -1,27 +1,16 @@
 """docker/up and docker/down, and the stack surviving what happens to containers."""
 
-import re
 import stat
 import threading
 import time
 
 from tests.servers import free_port
-from tests.stack.docker_cli import Stack, docker, inspect, labelled, wait_healthy
+from tests.stack.docker_cli import COUNTED, Stack, counts, docker, inspect, labelled, wait_healthy
 
-COUNTED = re.compile(r"Banco PostgreSQL tem (\d+) registros\. Redis conta (\d+) visitas\.")
 CACHE_DOWN = (
     "Banco PostgreSQL tem {n} registros. O contador de visitas do Redis está indisponível "
     "no momento, então esta visita foi registrada, mas não contada."
 )
-
-
-def counts(stack) -> tuple[int, int]:
-    """Records one visit and returns the (accesses, visits) the page showed for it."""
-    reply = stack.get("/")
-    assert reply.status == 200, reply.body
-    match = COUNTED.fullmatch(reply.body)
-    assert match, reply.body
-    return int(match.group(1)), int(match.group(2))
 
 
 def test_up_from_nothing_serves_one_then_two(stack):
@@ -36,15 +25,67 @@ def test_up_from_nothing_serves_one_then_two(stack):
     assert [stat.S_IMODE(path.stat().st_mode) for path in stack.env_files] == [0o600] * 3
 
 
-def test_up_again_replaces_web_and_keeps_data(stack):
+def under_load(stack, action, clients: int = 8) -> tuple[object, list[str]]:
+    """Runs action while clients send GET / one after another; (its result, every outcome)."""
+    outcomes: list[str] = []
+    done = threading.Event()
+
+    def client() -> None:
+        while not done.is_set():
+            try:
+                reply = stack.get("/")
+                outcomes.append(str(reply.status))
+            except OSError as error:
+                outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        result = action()
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    return result, outcomes
+
+
+def test_up_again_hands_over_to_a_new_web_losing_no_request(stack):
     accesses, visits = counts(stack)
-    db_id, web_id = inspect(stack.db)["Id"], inspect(stack.web)["Id"]
+    db_id, holder_id = inspect(stack.db)["Id"], inspect(stack.web_port)["Id"]
+    old_web = inspect(stack.web)
+    since = engine_time()
 
-    stack.up()
+    output, outcomes = under_load(stack, stack.up)
 
-    assert counts(stack) == (accesses + 1, visits + 1)
+    served = outcomes.count("200")
+    new_web = inspect(stack.web)
+    exit_codes = docker(
+        "events", "--since", since, "--until", engine_time(),
+        "--filter", f"container={old_web['Id']}", "--filter", "event=die",
+        "--format", "{{.Actor.Attributes.exitCode}}",
+    )  # fmt: skip
+    assert outcomes == ["200"] * len(outcomes)
+    assert served > 50
+    assert counts(stack) == (accesses + served + 1, visits + served + 1)
+    assert f"+ docker stop --time 30 {stack.web}\n" in output
+    assert f"+ docker rename {stack.web}-next {stack.web}\n" in output
+    assert exit_codes == "0"  # SIGTERM, every request finished: not 137
     assert inspect(stack.db)["Id"] == db_id
-    assert inspect(stack.web)["Id"] != web_id
+    assert inspect(stack.web_port)["Id"] == holder_id
+    assert new_web["Id"] != old_web["Id"]
+    assert new_web["HostConfig"]["NetworkMode"] == f"container:{holder_id}"
+    assert health_port(new_web) != health_port(old_web)
+
+
+def engine_time() -> str:
+    return docker("system", "info", "--format", "{{.SystemTime}}")
+
+
+def health_port(container: dict) -> str:
+    return next(
+        v.split("=", 1)[1] for v in container["Config"]["Env"] if v.startswith("WEB_HEALTH_PORT=")
+    )
 
 
 def test_db_and_cache_recreated_on_their_volumes_keep_counting(stack):
@@ -110,13 +151,14 @@ def test_db_restart_answers_503_at_worst_and_recovers_without_restarting_web(sta
 
 def test_stop_web_finishes_request_in_flight_within_stop_timeout(stack):
     accesses, visits = counts(stack)
-    # Hold the access table so that a request is still in the worker when SIGTERM comes.
+    # Hold the access table so that a request is still in the worker when SIGTERM
+    # comes; for less than the page's lock timeout (2 s) after the request starts.
     docker(
         "exec", "--detach", "--user", "postgres", stack.db, "psql", "--dbname", "visits",
         "--command", "BEGIN; LOCK TABLE visits_access IN EXCLUSIVE MODE; "
-        "SELECT pg_sleep(4); COMMIT;",
+        "SELECT pg_sleep(2.2); COMMIT;",
     )  # fmt: skip
-    time.sleep(1)
+    time.sleep(1.2)
     replies = []
     request = threading.Thread(target=lambda: replies.append(stack.get("/")))
     request.start()
@@ -138,12 +180,21 @@ def test_stop_web_finishes_request_in_flight_within_stop_timeout(stack):
     assert (state["ExitCode"], state["OOMKilled"]) == (0, False)
 
 
-def test_only_web_publishes_a_port_on_loopback(stack):
-    ports = {name: inspect(name)["HostConfig"]["PortBindings"] for name in (stack.db, stack.cache)}
-    web_ports = inspect(stack.web)["HostConfig"]["PortBindings"]
+def test_only_web_port_publishes_a_port_on_loopback_for_web_in_its_namespace(stack):
+    containers = {name: inspect(name) for name in (stack.db, stack.cache, stack.web)}
+    holder = inspect(stack.web_port)
 
-    assert ports == {stack.db: {}, stack.cache: {}}
-    assert web_ports == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(stack.port)}]}
+    assert {name: c["HostConfig"]["PortBindings"] for name, c in containers.items()} == {
+        stack.db: {},
+        stack.cache: {},
+        stack.web: {},
+    }
+    assert holder["HostConfig"]["PortBindings"] == {
+        "8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(stack.port)}]
+    }
+    assert containers[stack.web]["HostConfig"]["NetworkMode"] == f"container:{holder['Id']}"
+    assert holder["HostConfig"]["Sysctls"] == {"net.ipv4.tcp_migrate_req": "1"}
+    assert holder["Config"]["Healthcheck"]["Test"] == ["NONE"]
 
 
 def test_down_keeps_data_and_down_volumes_removes_everything(stack):

@@ -1,0 +1,96 @@
+"""
+Operating the stack through its faults: a lost env file, an outage that must
+not get web replaced, a stop during start-up.
+"""
+
+import json
+import secrets
+import time
+
+from tests.stack.docker_cli import counts, docker, health, inspect, wait_healthy
+
+LOST_DB_ENV = (
+    "error: {file} is missing but the volume {volume} already holds a database, which a new "
+    "password would not reach; restore the file from a backup, or set a new password as the "
+    'README\'s "Lost an env file" shows.'
+)
+
+
+def test_up_refuses_a_new_database_password_for_a_database_that_exists(stack):
+    db_env = stack.env_files[0]
+    db_env.unlink()
+
+    output = stack.script("up", expect_success=False)
+    still_serving = stack.get("/").status
+
+    assert output.splitlines()[-1] == LOST_DB_ENV.format(
+        file=db_env, volume=f"{stack.prefix}-pgdata"
+    )
+    assert not db_env.exists()
+    assert still_serving == 200
+    # The README's way back: a new password set inside db, then written to the file.
+    password = secrets.token_hex(16)
+    docker(
+        "exec", "--user", "postgres", stack.db, "psql", "--command",
+        f"ALTER ROLE postgres PASSWORD '{password}'",
+    )  # fmt: skip
+    db_env.write_text(f"POSTGRES_PASSWORD={password}\nDB_ADMIN_PASS={password}\n")
+    db_env.chmod(0o600)
+    accesses, visits = counts(stack)
+    stack.up()
+    assert counts(stack) == (accesses + 1, visits + 1)
+
+
+def test_up_with_lost_cache_and_web_env_files_makes_new_secrets_that_work(stack):
+    cache_env, web_env = stack.env_files[1], stack.env_files[2]
+    before = cache_env.read_text(), web_env.read_text()
+    accesses, visits = counts(stack)
+    cache_env.unlink()
+    web_env.unlink()
+
+    output = stack.up()
+
+    assert (cache_env.read_text(), web_env.read_text()) != before
+    assert f"Generated Redis's password into {cache_env}" in output
+    assert counts(stack) == (accesses + 1, visits + 1)
+
+
+def test_cache_away_leaves_web_healthy_and_not_ready(stack):
+    docker("stop", stack.cache)
+    try:
+        time.sleep(10)  # longer than web's health retries (3 of 2 s) would allow
+        web_health = health(stack.web)
+        ready = stack.get("/readyz")
+        restarts = inspect(stack.web)["RestartCount"]
+    finally:
+        docker("start", stack.cache)
+        wait_healthy(stack.cache)
+
+    assert web_health == "healthy"
+    assert ready.status == 503
+    assert json.loads(ready.body) == {
+        "status": "unavailable",
+        "database": {"engine": "PostgreSQL", "state": "up"},
+        "cache": {"engine": "Redis", "state": "down"},
+        "counter": None,
+    }
+    assert restarts == 0
+
+
+def test_stop_during_start_up_ends_it_at_once(stack):
+    name = f"{stack.prefix}-starting"
+    docker(
+        "run", "--detach", "--name", name, "--network", f"{stack.prefix}-net",
+        "--env", "DB_HOST=nowhere", "--env", "CACHE_HOST=nowhere", stack.image,
+    )  # fmt: skip
+    try:
+        time.sleep(3)  # waiting for a database that does not answer
+        started = time.monotonic()
+        docker("stop", "--time", "20", name)
+        stopped_after = time.monotonic() - started
+        exit_code = inspect(name)["State"]["ExitCode"]
+    finally:
+        docker("rm", "--force", name)
+
+    assert stopped_after < 3
+    assert exit_code == 143
