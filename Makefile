@@ -20,7 +20,7 @@ SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/make-sec
     tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
-.PHONY: run test test-stack bench screenshots lint clean
+.PHONY: run test test-stack soak bench screenshots lint clean
 
 $(VENV)/.runtime-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ screenshots: $(VENV)/.dev-installed tests/browser/node_modules/.package-lock.jso
 # images where no registry answers. See tests/stack/run.
 test-stack: $(VENV)/.dev-installed
 	PYTEST=$(BIN)/pytest tests/stack/run $(PYTEST_ARGS)
+
+# The soak test for five minutes (tests/stack/soak.py), writing its timeline
+# into docs/; `make test-stack` runs it for 90 seconds.
+soak: $(VENV)/.dev-installed
+	SOAK_SECONDS=300 SOAK_TIMELINE=docs/soak/timeline.svg PYTEST=$(BIN)/pytest \
+	    tests/stack/run -k test_soak -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache tests/browser/node_modules
