@@ -6,8 +6,7 @@ anything unlabelled.
 
 import pytest
 
-from tests.servers import free_port
-from tests.stack.docker_cli import Stack
+from tests.stack.docker_cli import running_stack
 
 PREFIX = "visits-test-stack"
 
@@ -15,8 +14,5 @@ PREFIX = "visits-test-stack"
 @pytest.fixture(scope="session")
 def stack():
     """A running stack, shared by the tests; each reads the counts it starts from."""
-    running = Stack(PREFIX, free_port())
-    running.down(volumes=True)  # what an interrupted run left behind
-    running.up()
-    yield running
-    running.down(volumes=True)
+    with running_stack(PREFIX) as running:
+        yield running

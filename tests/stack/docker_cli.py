@@ -5,8 +5,10 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from tests.servers import PROJECT_ROOT, Reply, fetch
+from tests.servers import PROJECT_ROOT, Reply, fetch, free_port
 
 LABEL_KEY = "org.visits.stack"
 COUNTED = re.compile(r"Banco PostgreSQL tem (\d+) registros\. Redis conta (\d+) visitas\.")
@@ -117,3 +119,15 @@ def counts(stack: Stack) -> tuple[int, int]:
     match = COUNTED.fullmatch(reply.body)
     assert match, reply.body
     return int(match.group(1)), int(match.group(2))
+
+
+@contextmanager
+def running_stack(prefix: str) -> Iterator[Stack]:
+    """A stack of its own, started from nothing and removed with its data afterwards."""
+    stack = Stack(prefix, free_port())
+    stack.down(volumes=True)  # what an interrupted run left behind
+    stack.up()
+    try:
+        yield stack
+    finally:
+        stack.down(volumes=True)

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port
 from tests.stack import soak, soak_timeline
-from tests.stack.docker_cli import Stack
+from tests.stack.docker_cli import running_stack
 
 PREFIX = "visits-test-soak"
 CLIENTS = 32
@@ -19,11 +18,8 @@ CLIENTS = 32
 
 @pytest.fixture
 def soak_stack():
-    stack = Stack(PREFIX, free_port())
-    stack.down(volumes=True)  # what an interrupted run left behind
-    stack.up()
-    yield stack
-    stack.down(volumes=True)
+    with running_stack(PREFIX) as stack:
+        yield stack
 
 
 def test_soak_under_faults_loses_nothing_and_counts_each_visit_once(soak_stack):
