@@ -88,6 +88,52 @@ def health_port(container: dict) -> str:
     )
 
 
+def test_up_whose_new_web_never_becomes_healthy_leaves_the_old_one_serving(stack):
+    accesses, visits = counts(stack)
+    old_id = inspect(stack.web)["Id"]
+
+    # The health check sends the first allowed host, which Django refuses as a Host
+    # header (no "_" in a domain name): the new web never becomes healthy, while it
+    # and the old one both answer the clients' 127.0.0.1.
+    output, outcomes = under_load(
+        stack,
+        lambda: stack.script(
+            "up",
+            expect_success=False,
+            DJANGO_ALLOWED_HOSTS="no_such_host,127.0.0.1",
+            VISITS_HEALTH_TIMEOUT="15",  # within the image's start period: still "starting"
+        ),
+    )
+
+    served = outcomes.count("200")
+    assert output.splitlines()[-1] == (
+        "error: the new web did not become healthy (status: starting), so it was removed, "
+        f"and {stack.web} goes on serving the previous version"
+    )
+    assert f"Last log lines of {stack.web}-next:\n" in output
+    assert f"+ docker stop --time 30 {stack.web}-next\n" in output
+    assert outcomes == ["200"] * len(outcomes)
+    assert counts(stack) == (accesses + served + 1, visits + served + 1)
+    assert inspect(stack.web)["Id"] == old_id
+    assert inspect(f"{stack.web}-next") is None
+
+
+def test_up_after_an_interrupted_handover_keeps_the_web_left_serving(stack):
+    """Interrupted after the old web was removed, a handover left web-next serving alone."""
+    accesses, visits = counts(stack)
+    docker("rename", stack.web, f"{stack.web}-next")
+
+    output, outcomes = under_load(stack, stack.up)
+
+    served = outcomes.count("200")
+    adopted = f"{stack.web}-next, left by an interrupted docker/up, serves alone: it becomes"
+    assert f"{adopted} {stack.web}\n+ docker rename {stack.web}-next {stack.web}\n" in output
+    assert f"+ docker stop --time 30 {stack.web}\n" in output
+    assert outcomes == ["200"] * len(outcomes)
+    assert counts(stack) == (accesses + served + 1, visits + served + 1)
+    assert inspect(f"{stack.web}-next") is None
+
+
 def test_db_and_cache_recreated_on_their_volumes_keep_counting(stack):
     accesses, visits = counts(stack)
     docker("stop", stack.db, stack.cache)
