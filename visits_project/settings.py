@@ -111,6 +111,7 @@ TEMPLATES = [
 # PostgreSQL when DB_HOST names a server; otherwise an embedded SQLite file, so
 # the app runs on a machine with neither service.
 if env_str("DB_HOST"):
+    _connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
     DATABASES = {
         "default": {
             # Django's backend, with a health check that needs no query (see its module).
@@ -125,7 +126,7 @@ if env_str("DB_HOST"):
             "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 600),
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
-                "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 3, minimum=1),
+                "connect_timeout": _connect_timeout,
                 # A slow query or a wait for a lock gives up (503) rather than hold
                 # a worker's thread; the maintenance commands set longer ones.
                 "options": (
@@ -136,7 +137,7 @@ if env_str("DB_HOST"):
                 # all: the kernel drops the connection once what it sent (a query,
                 # or a keepalive probe after a second of waiting for an answer) has
                 # gone unacknowledged for as long as connecting may take.
-                "tcp_user_timeout": env_int("DB_CONNECT_TIMEOUT", 3, minimum=1) * 1000,
+                "tcp_user_timeout": _connect_timeout * 1000,
                 "keepalives_idle": 1,
                 "keepalives_interval": 1,
             },
