@@ -20,16 +20,33 @@ SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/make-sec
     tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
-.PHONY: run test test-stack soak bench screenshots lint clean
+.PHONY: run test test-stack soak bench screenshots lint lock clean
+
+# The locks pin every package, transitive ones too, with the hashes of its files:
+# pip installs nothing else, and nothing whose file differs from the one locked.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+    --only-binary :all:
 
 $(VENV)/.runtime-installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
 	touch $@
 
 $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
+
+# Writes the locks anew from pyproject.toml. uv keeps the versions they already pin
+# while the ranges admit them, so this changes nothing until a range does; to move
+# a pin: make lock LOCK_ARGS='--upgrade-package NAME' (or --upgrade for all). The dev
+# lock is constrained by the runtime one, so both install the same runtime versions.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+    --generate-hashes --custom-compile-command 'make lock'
+
+lock: $(VENV)/.dev-installed
+	$(UV_COMPILE) $(LOCK_ARGS) --output-file requirements.txt
+	$(UV_COMPILE) $(LOCK_ARGS) --group dev --constraint requirements.txt \
+	    --output-file requirements-dev.txt
 
 # axe-core, which the browser tests inject into pages to check accessibility.
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
