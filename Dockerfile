@@ -11,9 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DB_SQLITE_PATH=/app/data/db.sqlite3
 
 # Dependencies first, in a layer of their own: code changes do not reinstall them.
+# The lock pins every package with the hashes of its files, and wheels only: pip
+# installs nothing unlocked and runs no build whose tools it could not verify.
 COPY requirements.txt /tmp/requirements.txt
 RUN python -m venv /opt/venv \
-    && pip install --no-cache-dir --disable-pip-version-check -r /tmp/requirements.txt \
+    && pip install --no-cache-dir --disable-pip-version-check --require-hashes \
+       --only-binary :all: -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 WORKDIR /app
