@@ -58,11 +58,23 @@ run: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py ensure_superuser
 	exec $(BIN)/gunicorn --config gunicorn.conf.py
 
+# pip-audit reads the known vulnerabilities of each locked version from PyPI's JSON
+# API; --strict fails on a package it could not check, not only on one found
+# vulnerable. Where that API does not answer (offline, or a mirror of the package
+# index alone), lint says so in one line instead of failing or passing in silence.
+AUDIT := $(BIN)/pip-audit --strict --progress-spinner off --disable-pip --require-hashes \
+    --requirement requirements.txt --requirement requirements-dev.txt
+AUDIT_PROBE := https://pypi.org/pypi/pip-audit/2.10.1/json
+
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/shellcheck --external-sources $(SHELL_SCRIPTS)
 	$(BIN)/hadolint Dockerfile tests/stack/standins/*/Dockerfile
+	@if $(BIN)/python -c 'import urllib.request as r; r.urlopen("$(AUDIT_PROBE)", timeout=10)' \
+	    2>/dev/null; then echo '$(AUDIT)' && $(AUDIT); else echo "pip-audit skipped:" \
+	    "$(AUDIT_PROBE) did not answer, so no vulnerability data could be read;" \
+	    "run make lint again where PyPI's JSON API answers."; fi
 
 test: lint tests/browser/node_modules/.package-lock.json
 	env $(SERVICES) DB_NAME=visits CACHE_DB=0 CACHE_KEY_PREFIX=visits-test \
