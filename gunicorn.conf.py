@@ -1,73 +1,104 @@
 """
 gunicorn settings for the visits service, each overridable from the environment.
 
-WEB_BIND (default 127.0.0.1:8080; the image sets 0.0.0.0:8080), WEB_HEALTH_PORT,
-WEB_REUSE_PORT, WEB_CONCURRENCY (workers, gunicorn's own
+WEB_BIND (host:port, default 127.0.0.1:8080; the image sets 0.0.0.0:8080),
+WEB_HEALTH_PORT, WEB_REUSE_PORT, WEB_CONCURRENCY (workers, gunicorn's own
 convention), WEB_THREADS, WEB_WORKER_CLASS, WEB_KEEPALIVE, WEB_TIMEOUT,
 WEB_GRACEFUL_TIMEOUT, WEB_LOG_LEVEL, and WEB_REQUEST_TIMEOUT (read by the worker
-class, visits_project/request_buffering.py).
+class, visits_project/request_buffering.py). Each is read by visits_project/env.py,
+and a bad value, here or in Django's settings, stops gunicorn with one line.
 """
 
 import logging
 import os
+import runpy
 import secrets
 import shutil
 import tempfile
 from pathlib import Path
 
-from visits_project.env import env_bool, env_choice, env_int, env_networks
+# gunicorn puts its working directory (--chdir, by default the current one) on
+# sys.path before it reads this file; `make run`, the image (WORKDIR /app) and
+# the tests all start it from the project's root, so visits_project is found.
+from visits_project.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_networks,
+    env_str,
+    exit_on_bad_configuration,
+    web_bind,
+    web_health_port,
+    web_request_timeout,
+)
 from visits_project.logs import ACCESS_LOG_FORMAT, LOG_FORMATS, logging_config
 
-wsgi_app = "visits_project.wsgi:application"
-bind = [os.environ.get("WEB_BIND", "127.0.0.1:8080")]
-# A loopback port of this server's alone, for its own health check: with
-# WEB_REUSE_PORT, WEB_BIND's port may be answered by another server sharing it.
-# (Not a Unix socket: Linux refuses SO_REUSEPORT on those, and gunicorn then fails.)
-if health_port := env_int("WEB_HEALTH_PORT", 0, minimum=0):
-    bind.append(f"127.0.0.1:{health_port}")
-# SO_REUSEPORT, so that a new server can listen on WEB_BIND's port before the old
-# one stops (docker/up's handover); off by default, so that a second server
-# started by mistake fails instead of silently sharing the port.
-reuse_port = env_bool("WEB_REUSE_PORT", False)
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-# Threads let one worker overlap the waits on PostgreSQL and Redis; several
-# workers use both cores. The local-memory cache lives inside one process, so
-# without Redis a single worker keeps the visit counter whole.
-_uses_redis = bool(os.environ.get("CACHE_HOST", "").strip())
-# Chosen by measurement on 2 cores (docs/benchmark.md): the page is CPU-bound
-# near 1,000 requests/s with 2 to 4 workers of 2 to 8 threads or 3 to 4 sync
-# workers; gthread keeps a slow client from holding a whole worker.
-workers = int(os.environ.get("WEB_CONCURRENCY", "3" if _uses_redis else "1"))
-# gthread, except that requests are read in the worker's event loop, so slow
-# clients hold no thread; WEB_REQUEST_TIMEOUT bounds how long one may take.
-worker_class = os.environ.get(
-    "WEB_WORKER_CLASS", "visits_project.request_buffering.RequestBufferingWorker"
-)
-threads = int(os.environ.get("WEB_THREADS", "4"))
+# gunicorn prints a traceback for any error raised while it reads this file; a
+# bad value must instead stop it with the one line manage.py gives.
+with exit_on_bad_configuration():
+    wsgi_app = "visits_project.wsgi:application"
+    bind = ["{}:{}".format(*web_bind())]
+    # A loopback port of this server's alone, for its own health check: with
+    # WEB_REUSE_PORT, WEB_BIND's port may be answered by another server sharing it.
+    # (Not a Unix socket: Linux refuses SO_REUSEPORT on those, and gunicorn then fails.)
+    if health_port := web_health_port():
+        bind.append(f"127.0.0.1:{health_port}")
+    # SO_REUSEPORT, so that a new server can listen on WEB_BIND's port before the old
+    # one stops (docker/up's handover); off by default, so that a second server
+    # started by mistake fails instead of silently sharing the port.
+    reuse_port = env_bool("WEB_REUSE_PORT", False)
 
-timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
-# On SIGTERM, workers finish the requests in flight within this many seconds.
-graceful_timeout = int(os.environ.get("WEB_GRACEFUL_TIMEOUT", "20"))
-# A kept-alive connection stays with the worker that accepted it, and a few
-# busy clients then load one worker while another idles: at 16 clients that
-# cost a fifth of the throughput. Closing after each response lets every
-# request go to whichever worker is free.
-keepalive = int(os.environ.get("WEB_KEEPALIVE", "0"))
+    # Threads let one worker overlap the waits on PostgreSQL and Redis; several
+    # workers use both cores. The local-memory cache lives inside one process, so
+    # without Redis a single worker keeps the visit counter whole.
+    _uses_redis = bool(env_str("CACHE_HOST"))
+    # Chosen by measurement (the figures are in docs/benchmark.md, "What the
+    # measurements decided"): the page is CPU-bound, and no mix of workers and
+    # threads beat this one beyond the noise; gthread keeps a slow client from
+    # holding a whole worker.
+    workers = env_int("WEB_CONCURRENCY", 3 if _uses_redis else 1, minimum=1)
+    # gthread, except that requests are read in the worker's event loop, so slow
+    # clients hold no thread; WEB_REQUEST_TIMEOUT bounds how long one may take. It
+    # is read by each worker, and here too so that a bad value stops the server.
+    worker_class = env_str(
+        "WEB_WORKER_CLASS", "visits_project.request_buffering.RequestBufferingWorker"
+    )
+    web_request_timeout()
+    threads = env_int("WEB_THREADS", 4, minimum=1)
 
-# X-Forwarded-Proto (https behind a TLS proxy) is believed from the same proxies
-# whose X-Forwarded-For the app reads; from no one when DJANGO_TRUSTED_PROXIES is unset.
-forwarded_allow_ips = ",".join(str(network) for network in env_networks("DJANGO_TRUSTED_PROXIES"))
+    timeout = env_int("WEB_TIMEOUT", 30)
+    # On SIGTERM, workers finish the requests in flight within this many seconds.
+    graceful_timeout = env_int("WEB_GRACEFUL_TIMEOUT", 20)
+    # A kept-alive connection stays with the worker that accepted it, and a few
+    # busy clients then load one worker while another idles, which cost a good
+    # share of the throughput (docs/benchmark.md). Closing after each response
+    # lets every request go to whichever worker is free.
+    keepalive = env_int("WEB_KEEPALIVE", 0)
 
-accesslog = "-"
-errorlog = "-"
-loglevel = os.environ.get("WEB_LOG_LEVEL", "info")
-# The same lines as Django's (visits_project/logs.py): stdout, UTC, text or JSON.
-access_log_format = ACCESS_LOG_FORMAT
-logconfig_dict = logging_config(
-    env_choice("DJANGO_LOG_FORMAT", "text", LOG_FORMATS),
-    "INFO",
-    gunicorn_level=loglevel.upper(),
-)
+    # X-Forwarded-Proto (https behind a TLS proxy) is believed from the same proxies
+    # whose X-Forwarded-For the app reads; from no one when DJANGO_TRUSTED_PROXIES is unset.
+    forwarded_allow_ips = ",".join(
+        str(network) for network in env_networks("DJANGO_TRUSTED_PROXIES")
+    )
+
+    accesslog = "-"
+    errorlog = "-"
+    loglevel = env_choice("WEB_LOG_LEVEL", "info", _LOG_LEVELS)
+    # The same lines as Django's (visits_project/logs.py): stdout, UTC, text or JSON.
+    access_log_format = ACCESS_LOG_FORMAT
+    logconfig_dict = logging_config(
+        env_choice("DJANGO_LOG_FORMAT", "text", LOG_FORMATS),
+        "INFO",
+        gunicorn_level=loglevel.upper(),
+    )
+
+    # Each worker reads Django's settings as it boots, where a bad value would
+    # end it with a traceback and gunicorn with "Worker failed to boot": read
+    # them here first (run, not imported, so the workers still read their own).
+    runpy.run_module("visits_project.settings")
+
 # The runtime control socket is not used, and in a container $HOME may not be writable.
 control_socket_disable = True
 # Workers' heartbeat files in memory, not on a container's overlay disk.
@@ -82,7 +113,7 @@ def on_starting(server) -> None:
     log = logging.getLogger("gunicorn.error")
     _prepare_metrics_folder()
     # A key from DJANGO_SECRET_KEY_FILE is the settings' to read (and to check).
-    if not any(os.environ.get(name, "").strip() for name in _SECRET_KEY_VARIABLES):
+    if not any(env_str(name) for name in _SECRET_KEY_VARIABLES):
         os.environ["DJANGO_SECRET_KEY"] = secrets.token_urlsafe(50)
         log.warning(
             "DJANGO_SECRET_KEY is not set; generated one for this run, so sessions and "
@@ -106,7 +137,7 @@ def _prepare_metrics_folder() -> None:
     (visits/metrics.py), which must start empty: a folder of our own in memory,
     or the one given, emptied of the files a previous run left there.
     """
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    given = env_str("PROMETHEUS_MULTIPROC_DIR")
     if given:
         for leftover in Path(given).glob("*.db"):
             leftover.unlink()

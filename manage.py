@@ -7,14 +7,13 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "visits_project.settings")
-    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    try:
+    from visits_project.env import exit_on_bad_configuration
+
+    # A misconfigured environment is the operator's to fix: one line, no traceback.
+    with exit_on_bad_configuration():
         execute_from_command_line(sys.argv)
-    except ImproperlyConfigured as error:
-        # A misconfigured environment is the operator's to fix: one line, no traceback.
-        sys.exit(f"Configuration error: {error}")
 
 
 if __name__ == "__main__":

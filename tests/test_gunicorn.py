@@ -1,6 +1,8 @@
 """The project served by real gunicorn, as the container runs it."""
 
+import os
 import re
+import subprocess
 import threading
 import time
 
@@ -8,7 +10,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.servers import TlsProxy, raw_request
+from tests.servers import BIN, PROJECT_ROOT, TlsProxy, free_port, raw_request
 from visits.models import Access
 
 
@@ -185,3 +187,89 @@ def test_gunicorn_behind_a_tls_proxy_serves_https_with_secure_cookies_and_hsts(g
     assert "; Secure" in login.headers["set-cookie"]
     assert (plain.status, plain.headers["location"]) == (301, "https://localhost/")
     assert Access.objects.get().client_address == "127.0.0.1"
+
+
+def run_gunicorn(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
+    """gunicorn with the repository's config, run to its end (a bad config ends it at once)."""
+    return subprocess.run(
+        [BIN / "gunicorn", "--config", "gunicorn.conf.py", *arguments],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "WEB_BIND": f"127.0.0.1:{free_port()}", **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+# One bad value of each kind, in gunicorn's own variables and in Django's settings,
+# which gunicorn reads before it starts a worker.
+BAD_VALUES = [
+    ("WEB_THREADS", "four", "is not a whole number of at least 1; correct it or unset it."),
+    ("WEB_TIMEOUT", "-1", "is not a whole number of at least 0; correct it or unset it."),
+    ("WEB_REQUEST_TIMEOUT", "0", "is not a whole number of at least 1; correct it or unset it."),
+    (
+        "WEB_REUSE_PORT",
+        "maybe",
+        "is not a boolean; set it to one of 0, 1, false, no, off, on, true, yes, or unset it.",
+    ),
+    (
+        "WEB_LOG_LEVEL",
+        "loud",
+        "is not one of debug, info, warning, error, critical; set it to one of them, or unset it.",
+    ),
+    (
+        "WEB_BIND",
+        "unix:/tmp/visits.sock",
+        "is not a host:port address; write it as 0.0.0.0:8080, or unset it.",
+    ),
+    (
+        "DJANGO_TRUSTED_PROXIES",
+        "10.0.0.1/8",
+        "is not a list of networks (10.0.0.1/8 has host bits set); write them as "
+        "10.0.0.0/8,127.0.0.1, or unset it.",
+    ),
+    (
+        "DB_STATEMENT_TIMEOUT",
+        "soon",
+        "is not a positive number of seconds; correct it or unset it.",
+    ),
+    (
+        "DJANGO_DEBUG",
+        "maybe",
+        "is not a boolean; set it to one of 0, 1, false, no, off, on, true, yes, or unset it.",
+    ),
+    ("CACHE_PORT", "six", "is not a whole number of at least 1; correct it or unset it."),
+]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"), BAD_VALUES, ids=[v[0] for v in BAD_VALUES]
+)
+def test_gunicorn_malformed_value_stops_it_with_one_line(variable, value, problem):
+    result = run_gunicorn(**{variable: value})
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        f"Configuration error: {variable}={value!r} {problem}\n",
+    )
+
+
+def test_gunicorn_with_the_example_environment_runs_one_worker():
+    """.env.example names no Redis, so its counter needs the single worker it gets."""
+    example = (PROJECT_ROOT / ".env.example").read_text().splitlines()
+    environment = dict(line.split("=", 1) for line in example if re.match(r"[A-Z_]+=", line))
+    result = subprocess.run(
+        [BIN / "gunicorn", "--config", "gunicorn.conf.py", "--print-config"],
+        cwd=PROJECT_ROOT,
+        env={"PATH": os.environ["PATH"], **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert environment["CACHE_HOST"] == ""
+    assert re.findall(r"^workers += (.*)$", result.stdout, flags=re.MULTILINE) == ["1"]

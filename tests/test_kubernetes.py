@@ -29,6 +29,7 @@ KUSTOMIZATIONS = sorted(
 )
 # The code the visits-web image runs, whose reads of the environment the web pods may set.
 ENVIRONMENT_READERS = [
+    PROJECT_ROOT / "visits_project" / "env.py",
     PROJECT_ROOT / "visits_project" / "settings.py",
     PROJECT_ROOT / "gunicorn.conf.py",
     *sorted((PROJECT_ROOT / "visits" / "management" / "commands").glob("*.py")),
@@ -408,7 +409,7 @@ def test_web_termination_grace_covers_prestop_and_gunicorn_graceful_timeout(base
     """The pod is killed only after the preStop pause and gunicorn's graceful timeout."""
     spec = pod_spec(base[("Deployment", "web")])
     graceful = int(
-        call_default(PROJECT_ROOT / "gunicorn.conf.py", "os.environ.get", "WEB_GRACEFUL_TIMEOUT")
+        call_default(PROJECT_ROOT / "gunicorn.conf.py", "env_int", "WEB_GRACEFUL_TIMEOUT")
     )
     pause = web_container(base)["lifecycle"]["preStop"]["sleep"]["seconds"]
 

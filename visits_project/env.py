@@ -1,7 +1,15 @@
-"""Typed, strict readers for the environment variables that configure the project."""
+"""
+Typed, strict readers for the environment variables that configure the project:
+Django's settings, gunicorn.conf.py, docker/healthcheck.py and the commands all
+read the environment through them, and a bad value is always the same one-line
+ImproperlyConfigured, which exit_on_bad_configuration turns into the end of the process.
+"""
 
 import ipaddress
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -124,3 +132,49 @@ def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Networ
             f"{name}={env_str(name)!r} is not a list of networks ({error}); write them as "
             f"10.0.0.0/8,127.0.0.1, or unset it."
         ) from None
+
+
+def env_address(name: str, default: str) -> tuple[str, int]:
+    """A TCP address as host:port (an IPv6 host in brackets), split into its host and port."""
+    raw = env_str(name) or default
+    host, _, port = raw.rpartition(":")
+    if not (host and port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a host:port address; write it as 0.0.0.0:8080, or unset it."
+        )
+    return host, int(port)
+
+
+@contextmanager
+def exit_on_bad_configuration() -> Iterator[None]:
+    """
+    Ends the process (status 1) with the one line of a configuration error, never
+    a traceback: the value is the operator's to fix, and the line says how.
+    """
+    try:
+        yield
+    except ImproperlyConfigured as error:
+        sys.exit(f"Configuration error: {error}")
+
+
+# Values more than one process reads, so that each is read (and defaulted) in one place.
+
+
+def allowed_hosts() -> list[str]:
+    """Host names the site answers to: Django's ALLOWED_HOSTS, and the health check's Host."""
+    return env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+
+def web_bind() -> tuple[str, int]:
+    """Where gunicorn listens; the health check asks there when there is no WEB_HEALTH_PORT."""
+    return env_address("WEB_BIND", "127.0.0.1:8080")
+
+
+def web_health_port() -> int:
+    """A loopback port of this server's own for its health check; 0 for none."""
+    return env_int("WEB_HEALTH_PORT", 0)
+
+
+def web_request_timeout() -> int:
+    """Seconds a request may take to arrive whole (visits_project/request_buffering.py)."""
+    return env_int("WEB_REQUEST_TIMEOUT", 10, minimum=1)

@@ -22,7 +22,7 @@ from functools import partial
 
 from gunicorn.workers.gthread import ThreadWorker
 
-from visits_project.env import env_int
+from visits_project.env import web_request_timeout
 
 _HEAD_END = b"\r\n\r\n"
 # At most 18 digits: int() refuses longer decimal strings, and no body here is that large.
@@ -123,7 +123,7 @@ class RequestBufferingWorker(ThreadWorker):
         # one timeout, so the deque stays sorted by deadline.
         self.reading_conns: deque = deque()
         self.silent_deadline = float("inf")  # set when the worker stops
-        self.request_timeout = env_int("WEB_REQUEST_TIMEOUT", 10, minimum=1)
+        self.request_timeout = web_request_timeout()
         # TLS and HTTP/2 frame the bytes differently; gthread reads those itself.
         self.buffers_requests = not self.cfg.is_ssl and self.cfg.http2_cleartext == "off"
 

@@ -16,6 +16,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from visits_project.env import (
+    allowed_hosts,
     env_bool,
     env_choice,
     env_float,
@@ -38,7 +39,7 @@ SECRET_KEY_FROM_ENVIRONMENT = bool(env_secret("DJANGO_SECRET_KEY"))
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or get_random_secret_key()
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+ALLOWED_HOSTS = allowed_hosts()
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # The networks of the reverse proxies in front of the app: only a request whose

@@ -9,10 +9,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self) -> bool:
         """
         Django checks a persistent connection before each request's first query
-        (CONN_HEALTH_CHECKS); its SELECT 1 was a tenth of the page's CPU and a
-        round trip. An idle connection has nothing to read unless the server
-        closed it, as PostgreSQL does when it shuts down or restarts, or sent a
-        notice: only then is the full check run.
+        (CONN_HEALTH_CHECKS); its SELECT 1 is a round trip per request, one of the
+        page's largest costs when profiled (docs/benchmark.md, "The hot path"). An
+        idle connection has nothing to read unless the server closed it, as
+        PostgreSQL does when it shuts down or restarts, or sent a notice: only
+        then is the full check run.
         """
         if self.connection is None or self.connection.closed:
             return False

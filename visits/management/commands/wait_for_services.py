@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from visits import health
+from visits_project.env import env_float
 
 RETRY_SECONDS = 1
 
@@ -12,13 +13,16 @@ class Command(BaseCommand):
     requires_system_checks = []  # migrate runs them, once, before serving
     help = (
         "Wait until the database answers a query and the cache answers PING, or fail after "
-        "--timeout seconds naming the address and the variables to fix."
+        "--timeout seconds (default: WAIT_TIMEOUT, or 60) naming the address and the variables "
+        "to fix."
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--timeout", type=float, default=60.0)
+        parser.add_argument("--timeout", type=float)
 
-    def handle(self, *args, timeout: float, **options) -> None:
+    def handle(self, *args, timeout: float | None, **options) -> None:
+        if timeout is None:
+            timeout = env_float("WAIT_TIMEOUT", 60.0)
         deadline = time.monotonic() + timeout
         self._wait(health.database_state, deadline, timeout, self._database_hint())
         self._wait(health.cache_state, deadline, timeout, self._cache_hint())
@@ -47,5 +51,4 @@ class Command(BaseCommand):
     @staticmethod
     def _cache_hint() -> str:
         location = settings.CACHES["default"].get("LOCATION", "")
-        address = location.removeprefix("redis://").rsplit("/", 1)[0]
-        return f"check that it runs at {address} as CACHE_HOST and CACHE_PORT say."
+        return f"check that it runs at {location} as CACHE_HOST, CACHE_PORT and CACHE_DB say."
