@@ -17,7 +17,7 @@ import time
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\n\r\n"
 
 
-class Tally:
+class Outcomes:
     def __init__(self) -> None:
         self.ok = 0
         self.failed = 0
@@ -40,7 +40,7 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return int(status), keep_alive
 
 
-async def client(port: int, stop_at: float, measure_from: float, tally: Tally) -> None:
+async def client(port: int, stop_at: float, measure_from: float, outcomes: Outcomes) -> None:
     reader = writer = None
     while time.monotonic() < stop_at:
         try:
@@ -51,16 +51,16 @@ async def client(port: int, stop_at: float, measure_from: float, tally: Tally) -
             status, keep_alive = await read_response(reader)
             finished = time.monotonic()
         except (OSError, asyncio.IncompleteReadError, ValueError):
-            tally.errors += 1
+            outcomes.errors += 1
             writer = None
             await asyncio.sleep(0.01)
             continue
         if status == 200:
-            tally.ok += 1
+            outcomes.ok += 1
         else:
-            tally.failed += 1
+            outcomes.failed += 1
         if started >= measure_from:
-            tally.latencies.append(finished - started)
+            outcomes.latencies.append(finished - started)
         if not keep_alive:
             writer.close()
             writer = None
@@ -69,19 +69,21 @@ async def client(port: int, stop_at: float, measure_from: float, tally: Tally) -
 
 
 async def run(port: int, connections: int, duration: float, warmup: float) -> dict:
-    tally = Tally()
+    outcomes = Outcomes()
     begin = time.monotonic()
     measure_from = begin + warmup
     stop_at = measure_from + duration
-    await asyncio.gather(*(client(port, stop_at, measure_from, tally) for _ in range(connections)))
-    measured = len(tally.latencies)
-    quantiles = statistics.quantiles(tally.latencies, n=100) if measured > 1 else [0.0] * 99
+    await asyncio.gather(
+        *(client(port, stop_at, measure_from, outcomes) for _ in range(connections))
+    )
+    measured = len(outcomes.latencies)
+    quantiles = statistics.quantiles(outcomes.latencies, n=100) if measured > 1 else [0.0] * 99
     cpu = time.process_time()
     return {
         "connections": connections,
-        "ok": tally.ok,
-        "failed": tally.failed,
-        "errors": tally.errors,
+        "ok": outcomes.ok,
+        "failed": outcomes.failed,
+        "errors": outcomes.errors,
         "requests_per_second": measured / duration,
         "p50_ms": quantiles[49] * 1000,
         "p99_ms": quantiles[98] * 1000,

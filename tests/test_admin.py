@@ -1,6 +1,7 @@
 import datetime
 import ipaddress
 import json
+import zoneinfo
 from http import HTTPStatus
 
 import pytest
@@ -178,36 +179,135 @@ def test_admin_changelist_filtered_count_is_exact(admin_client, accesses):
     assert response.context["cl"].result_count == 1
 
 
+def insert_accesses(*moments: str) -> None:
+    """Store accesses at the given times, as a bulk load would."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO visits_access (created_at, user_agent) VALUES (%s, 'hierarchy')",
+            [(moment,) for moment in moments],
+        )
+
+
+def hierarchy_dates(admin_client, kind: str, params: dict) -> tuple[list, list, list[str]]:
+    """
+    The dates the admin's changelist answers for its date hierarchy, Django's own
+    answer over the same rows, and the SQL the first one sent.
+    """
+    response = admin_client.get(CHANGELIST, params)
+    assert response.status_code == HTTPStatus.OK
+    queryset = response.context["cl"].queryset
+    with CaptureQueriesContext(connection) as queries:
+        answered = list(queryset.datetimes("created_at", kind))
+    return (
+        answered,
+        list(QuerySet.datetimes(queryset, "created_at", kind)),
+        [query["sql"] for query in queries.captured_queries],
+    )
+
+
+SPREAD = (
+    "2025-01-15 12:00+00",
+    "2026-11-02 02:30+00",
+    "2026-11-27 21:00+00",
+    "2027-01-01 02:59+00",
+)
+
+
 @pytest.mark.parametrize("kind", ["year", "month", "day"])
 @pytest.mark.parametrize(
-    "filters",
-    [{}, {"created_at__year": 2026}, {"created_at__gte": "2026-11-01T00:00-03:00"}],
+    "params",
+    [
+        {},
+        {"created_at__year": "2026"},
+        {"created_at__year": "2026", "created_at__month": "11"},
+        {"created_at__gte": "2026-11-01 00:00-03:00"},
+        {"created_at__gte": "2026-11-01 00:00-03:00", "created_at__lt": "2026-12-01 00:00-03:00"},
+    ],
 )
-def test_access_datetimes_from_hourly_counts_equal_a_scan_of_the_table(kind, filters):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO visits_access (created_at, user_agent) VALUES "
-            "('2025-01-15 12:00+00', 'a'), ('2026-11-02 02:30+00', 'b'), "
-            "('2026-11-27 21:00+00', 'c'), ('2027-01-01 02:59+00', 'd')"
-        )
-    queryset = Access.objects.filter(**filters)
+def test_admin_date_hierarchy_from_hourly_counts_equals_django(admin_client, kind, params):
+    insert_accesses(*SPREAD)
 
-    with CaptureQueriesContext(connection) as queries:
-        fast = list(queryset.datetimes("created_at", kind))
-    scanned = list(QuerySet.datetimes(queryset, "created_at", kind))
+    answered, django, queries = hierarchy_dates(admin_client, kind, params)
 
-    assert fast == scanned
-    assert not [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]]
+    assert answered == django
+    assert [sql for sql in queries if "DISTINCT" in sql] == []
 
 
-def test_access_datetimes_with_a_search_filter_scan_the_table():
-    Access.objects.create(user_agent="curl")
+@pytest.mark.parametrize(
+    ("params", "kind"),
+    [
+        # The first and last rows match, the middle one does not: a plain range would keep it.
+        ({"created_at__week_day": "4"}, "month"),  # Wednesdays (Sunday is 1)
+        ({"created_at__hour": "9"}, "month"),  # 12:00 UTC in Sao Paulo
+        ({"created_at__in": "2025-01-15 12:00+00:00,2026-11-25 12:00+00:00"}, "month"),
+        ({"created_at__month": "11"}, "year"),  # a month without its year is no range
+        ({"q": "192.0.2.1"}, "year"),
+        ({"client_address": "192.0.2.1"}, "year"),
+    ],
+)
+def test_admin_date_hierarchy_with_other_filters_equals_django(admin_client, params, kind):
+    insert_accesses("2025-01-15 12:00+00", "2025-06-05 15:00+00", "2026-11-25 12:00+00")
+    Access.objects.create(client_address="192.0.2.1", user_agent="x")
+    Access.objects.filter(client_address="192.0.2.1").update(created_at=at("2025-06-05 15:00+00"))
 
-    with CaptureQueriesContext(connection) as queries:
-        months = list(Access.objects.filter(user_agent="curl").datetimes("created_at", "month"))
+    answered, django, _ = hierarchy_dates(admin_client, kind, params)
 
-    assert len(months) == 1
-    assert [q["sql"] for q in queries.captured_queries if "DISTINCT" in q["sql"]] != []
+    assert answered == django
+
+
+def at(moment: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(moment)
+
+
+def local(zone: str, moment: str) -> str:
+    """A local wall time in zone, as the UTC instant PostgreSQL is given."""
+    wall = datetime.datetime.fromisoformat(moment).replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    return wall.astimezone(datetime.UTC).isoformat()
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "Asia/Kolkata",
+        "America/St_Johns",
+        "Asia/Kathmandu",
+        "Australia/Adelaide",
+        "Europe/London",
+        "America/Sao_Paulo",
+        "Pacific/Chatham",
+    ],
+)
+@pytest.mark.parametrize("kind", ["year", "month", "day"])
+def test_admin_date_hierarchy_in_any_time_zone_equals_django(admin_client, settings, zone, kind):
+    settings.TIME_ZONE = zone
+    # Just after and just before local midnights, at month and year ends, in and out of DST.
+    insert_accesses(
+        local(zone, "2026-11-02 00:10"),
+        local(zone, "2026-11-09 23:55"),
+        local(zone, "2026-12-01 00:20"),
+        local(zone, "2027-01-01 00:05"),
+        local(zone, "2027-06-30 23:50"),
+        local(zone, "2018-11-04 01:30"),  # Sao Paulo's clocks skipped midnight that day
+        local(zone, "2019-02-16 23:30"),  # ... and went back from midnight to 23:00
+        local(zone, "2030-01-01 00:10"),  # alone in its year
+    )
+    params = {"created_at__year": "2026", "created_at__month": "11"} if kind == "day" else {}
+
+    answered, django, queries = hierarchy_dates(admin_client, kind, params)
+
+    assert answered == django
+    assert [sql for sql in queries if "DISTINCT" in sql] == []
+
+
+def test_admin_date_hierarchy_half_hour_zone_lists_the_local_day(admin_client, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"
+    insert_accesses("2026-11-01 18:45+00")  # 00:15 on November 2nd in India
+
+    response = admin_client.get(CHANGELIST, {"created_at__year": "2026", "created_at__month": "11"})
+
+    assert [choice["link"] for choice in response.context["choices"]] == [
+        "?created_at__day=2&created_at__month=11&created_at__year=2026"
+    ]
 
 
 @pytest.mark.parametrize(

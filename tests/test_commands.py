@@ -15,14 +15,15 @@ from django.db.models import F, Sum
 from tests.conftest import add_to_slot
 from tests.servers import database_arguments, free_port
 from visits import visit_counter
-from visits.models import Access, AccessCount, HourlyAccessCount
-from visits.tally import record_access
+from visits.counting import count_page_view
+from visits.models import Access, HourlyAccessCountSlot
+from visits.storage import access_count, store_access
 
 pytestmark = pytest.mark.django_db
 
 
 def hourly_totals() -> dict[datetime.datetime, int]:
-    totals = HourlyAccessCount.objects.values("hour").annotate(total=Sum("count"))
+    totals = HourlyAccessCountSlot.objects.values("hour").annotate(total=Sum("count"))
     return {row["hour"]: row["total"] for row in totals if row["total"]}
 
 
@@ -35,7 +36,7 @@ def test_recount_accesses_exact_changes_nothing(capsys):
     Access.objects.bulk_create(Access(user_agent="a") for _ in range(3))
 
     assert run("recount_accesses", capsys) == "The access counts are exact: 3 records.\n"
-    assert AccessCount.objects.total() == 3
+    assert access_count() == 3
 
 
 def test_recount_accesses_fixes_drift_and_reports_it(capsys):
@@ -47,15 +48,15 @@ def test_recount_accesses_fixes_drift_and_reports_it(capsys):
 
     assert first == ("The access count said 8 but the table held 3 records (drift +5); fixed.\n")
     assert second == "The access counts are exact: 3 records.\n"
-    assert AccessCount.objects.total() == 3
+    assert access_count() == 3
 
 
 def test_recount_accesses_fixes_each_drifted_hour_by_its_own_difference(capsys):
     Access.objects.bulk_create(Access(user_agent="a") for _ in range(3))
-    hour = HourlyAccessCount.objects.values_list("hour", flat=True).first()
+    hour = HourlyAccessCountSlot.objects.values_list("hour", flat=True).first()
     earlier = hour - datetime.timedelta(hours=5)
-    HourlyAccessCount.objects.create(hour=earlier, slot=7, count=2)  # counts no access
-    HourlyAccessCount.objects.filter(hour=hour).update(count=F("count") - 1)
+    HourlyAccessCountSlot.objects.create(hour=earlier, slot=7, count=2)  # counts no access
+    HourlyAccessCountSlot.objects.filter(hour=hour).update(count=F("count") - 1)
 
     first = run("recount_accesses", capsys)
 
@@ -160,17 +161,17 @@ def test_recount_accesses_waits_for_no_insert_and_is_exact_once_it_commits():
     assert output.getvalue() == (
         "The access count said 8 but the table held 3 records (drift +5); fixed.\n"
     )
-    assert (AccessCount.objects.total(), Access.objects.count()) == (4, 4)
+    assert (access_count(), Access.objects.count()) == (4, 4)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_rebuild_visit_counter_never_counts_twice_a_visit_stored_but_not_yet_counted(capsys):
     Access.objects.bulk_create(Access(user_agent="a") for _ in range(3))  # their count was lost
-    in_flight = Access.objects.record(client_address=None, user_agent="b")
+    in_flight = store_access(client_address=None, user_agent="b")
 
     rebuilt = run("rebuild_visit_counter", capsys)
     late_increment = visit_counter.increment(in_flight.access_id)
-    next_view = record_access(client_address=None, user_agent="c")
+    next_view = count_page_view(client_address=None, user_agent="c")
 
     assert rebuilt == "Raised the visit counter from 0 to 4, the number of access records.\n"
     assert late_increment == 4
@@ -186,7 +187,7 @@ def test_rebuild_visit_counter_raced_against_live_page_views_counts_each_visit_o
 
         def visit_until_stopped(stop=stop) -> None:
             while not stop.is_set():
-                record_access(client_address="192.0.2.1", user_agent="race")
+                count_page_view(client_address="192.0.2.1", user_agent="race")
 
         visitors = [in_thread(visit_until_stopped) for _ in range(6)]
         time.sleep(0.05)

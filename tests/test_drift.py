@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from visits import drift
+from visits.counting import count_page_view
 from visits.models import Access
-from visits.tally import record_access
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def store_uncounted(how_many: int) -> None:
 
 def test_counter_that_counts_every_access_is_not_behind(client, capsys):
     for _ in range(2):
-        record_access(client_address=None, user_agent="counted")
+        count_page_view(client_address=None, user_agent="counted")
 
     ready = json.loads(client.get(reverse("readyz")).content)
 
@@ -38,7 +38,7 @@ def test_counter_that_counts_every_access_is_not_behind(client, capsys):
 
 
 def test_counter_behind_says_by_how_much_and_since_the_first_reading_that_saw_it(client, capsys):
-    record_access(client_address=None, user_agent="counted")
+    count_page_view(client_address=None, user_agent="counted")
     store_uncounted(3)
 
     before = timezone.now()
@@ -71,7 +71,7 @@ def test_rebuild_clears_the_drift_and_its_start():
 
 def test_counter_ahead_after_deletions_is_not_behind(capsys):
     for _ in range(3):
-        record_access(client_address=None, user_agent="counted")
+        count_page_view(client_address=None, user_agent="counted")
     Access.objects.filter(pk=Access.objects.first().pk).delete()
 
     assert drift.measure().as_dict() == {"behind": -1, "since": None}

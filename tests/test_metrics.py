@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
+from visits.counting import count_page_view
 from visits.models import Access
-from visits.tally import record_access
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:
@@ -64,7 +64,7 @@ def test_metrics_start_from_zero_in_a_given_folder_that_a_previous_run_filled(gu
 
 @pytest.mark.django_db
 def test_metrics_report_the_counter_behind_and_since_when(client):
-    record_access(client_address=None, user_agent="counted")
+    count_page_view(client_address=None, user_agent="counted")
     Access.objects.bulk_create(Access(user_agent="uncounted") for _ in range(3))
 
     response = client.get(reverse("metrics"))

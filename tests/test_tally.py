@@ -2,44 +2,46 @@ import pytest
 from django.db import DataError
 
 from visits import visit_counter
+from visits.counting import Counts, count_page_view, current_counts
 from visits.models import USER_AGENT_MAX_LENGTH, Access
-from visits.tally import Tally, current_tally, record_access
 
 pytestmark = pytest.mark.django_db
 
 
-def test_record_access_stores_row_then_counts_visit():
-    tally = record_access(client_address="192.0.2.1", user_agent="agent")
+def test_count_page_view_stores_row_then_counts_visit():
+    counts = count_page_view(client_address="192.0.2.1", user_agent="agent")
 
-    assert tally == Tally(accesses=1, visits=1, database_engine="PostgreSQL", cache_engine="Redis")
+    assert counts == Counts(
+        accesses=1, visits=1, database_product="PostgreSQL", cache_product="Redis"
+    )
     assert list(Access.objects.values_list("client_address", "user_agent")) == [
         ("192.0.2.1", "agent")
     ]
 
 
 @pytest.mark.django_db(transaction=True)  # the insert commits on its own, as in production
-def test_record_access_failed_insert_counts_no_visit():
+def test_count_page_view_failed_insert_counts_no_visit():
     # PostgreSQL rejects a value longer than the column, as it would any row it cannot store.
     with pytest.raises(DataError):
-        record_access(client_address=None, user_agent="x" * (USER_AGENT_MAX_LENGTH + 1))
+        count_page_view(client_address=None, user_agent="x" * (USER_AGENT_MAX_LENGTH + 1))
 
     assert Access.objects.count() == 0
     assert visit_counter.current() == 0
 
 
 def test_access_created_at_is_set_by_the_database():
-    record_access(client_address=None, user_agent="")
+    count_page_view(client_address=None, user_agent="")
 
     access = Access.objects.get()
     assert access.created_at is not None
     assert access.created_at.tzinfo is not None
 
 
-def test_current_tally_reads_without_recording():
-    record_access(client_address=None, user_agent="")
+def test_current_counts_reads_without_counting():
+    count_page_view(client_address=None, user_agent="")
 
-    assert current_tally() == Tally(
-        accesses=1, visits=1, database_engine="PostgreSQL", cache_engine="Redis"
+    assert current_counts() == Counts(
+        accesses=1, visits=1, database_product="PostgreSQL", cache_product="Redis"
     )
     assert Access.objects.count() == 1
 

@@ -12,12 +12,13 @@ from visits import visit_counter
 
 @dataclass(frozen=True)
 class DependencyState:
-    engine: str
+    product: str
     up: bool
     problem: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return {"engine": self.engine, "state": "up" if self.up else "down"}
+        # "engine" is the key /readyz has always answered with; scripts read it.
+        return {"engine": self.product, "state": "up" if self.up else "down"}
 
 
 def database_state() -> DependencyState:
@@ -28,8 +29,8 @@ def database_state() -> DependencyState:
     except DatabaseError as error:
         # A failed query leaves the connection unusable; the next probe reconnects.
         connection.close_if_unusable_or_obsolete()
-        return DependencyState(engine=connection.display_name, up=False, problem=str(error))
-    return DependencyState(engine=connection.display_name, up=True)
+        return DependencyState(product=connection.display_name, up=False, problem=str(error))
+    return DependencyState(product=connection.display_name, up=True)
 
 
 def cache_state() -> DependencyState:
@@ -39,5 +40,7 @@ def cache_state() -> DependencyState:
         try:
             cache.client.get_client(write=True).ping()
         except (RedisError, OSError) as error:
-            return DependencyState(engine=visit_counter.engine_name(), up=False, problem=str(error))
-    return DependencyState(engine=visit_counter.engine_name(), up=True)
+            return DependencyState(
+                product=visit_counter.product_name(), up=False, problem=str(error)
+            )
+    return DependencyState(product=visit_counter.product_name(), up=True)

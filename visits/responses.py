@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from visits import negotiation, wording
-from visits.tally import Tally
+from visits.counting import Counts
 
 PLAIN = "text/plain"
 HTML = "text/html"
@@ -33,24 +33,24 @@ def preferred_type(request: HttpRequest) -> str | None:
     return offer.removesuffix(CHARSET) if offer else None
 
 
-def tally_response(request: HttpRequest, tally: Tally, media_type: str) -> HttpResponse:
+def counts_response(request: HttpRequest, counts: Counts, media_type: str) -> HttpResponse:
     if media_type == JSON:
         return JsonResponse(
             {
-                "accesses": tally.accesses,
-                "visits": tally.visits,
-                "database": tally.database_engine,
-                "cache": tally.cache_engine,
-                "message": wording.count_sentence(tally),
+                "accesses": counts.accesses,
+                "visits": counts.visits,
+                "database": counts.database_product,
+                "cache": counts.cache_product,
+                "message": wording.count_sentence(counts),
             }
         )
     if media_type == HTML:
         return render(
             request,
             "visits/index.html",
-            {"tally": tally, "sentence": wording.page_sentence(tally)},
+            {"counts": counts, "sentence": wording.page_sentence(counts)},
         )
-    return _plain(wording.count_sentence(tally))
+    return _plain(wording.count_sentence(counts))
 
 
 def error_response(request: HttpRequest, message: str, status: HTTPStatus) -> HttpResponse:

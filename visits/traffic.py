@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db.models import Sum
 from django.utils import timezone
 
-from visits.models import HourlyAccessCount
+from visits.models import HourlyAccessCountSlot
 
 HOURS = 24
 DAYS = 30
@@ -33,7 +33,7 @@ def recent_traffic(now: datetime.datetime | None = None) -> Traffic:
     first_day_start = datetime.datetime.combine(first_day, datetime.time(), zone)
 
     counts = dict(
-        HourlyAccessCount.objects.filter(hour__gte=min(first_hour, first_day_start))
+        HourlyAccessCountSlot.objects.filter(hour__gte=min(first_hour, first_day_start))
         .values_list("hour")
         .annotate(total=Sum("count"))
         .values_list("hour", "total")

@@ -11,11 +11,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from visits import drift, health, metrics, responses, wording
+from visits import drift, health, metrics, responses, storage, wording
 from visits.charts import bar_chart
-from visits.models import AccessCount
+from visits.counting import count_page_view, current_counts
 from visits.request_details import client_address, comes_from, user_agent
-from visits.tally import current_tally, record_access
 from visits.traffic import recent_traffic
 
 logger = logging.getLogger(__name__)
@@ -35,12 +34,12 @@ def index(request: HttpRequest) -> HttpResponse:
             request, wording.not_acceptable(), HTTPStatus.NOT_ACCEPTABLE
         )
     if request.method == "HEAD":
-        tally = current_tally()
+        counts = current_counts()
     else:
-        tally = record_access(
+        counts = count_page_view(
             client_address=client_address(request), user_agent=user_agent(request)
         )
-    return responses.tally_response(request, tally, media_type)
+    return responses.counts_response(request, counts, media_type)
 
 
 @require_safe
@@ -56,7 +55,7 @@ def stats(request: HttpRequest) -> HttpResponse:
         {
             "hourly": bar_chart(hourly, label_every=3),
             "daily": bar_chart(daily, label_every=5),
-            "total": AccessCount.objects.total(),
+            "total": storage.access_count(),
         },
     )
 
@@ -68,7 +67,7 @@ def stats_json(request: HttpRequest) -> JsonResponse:
     traffic = recent_traffic()
     return JsonResponse(
         {
-            "accesses": AccessCount.objects.total(),
+            "accesses": storage.access_count(),
             "time_zone": timezone.get_current_timezone_name(),
             "hourly": [
                 {"hour": hour.isoformat(), "accesses": count} for hour, count in traffic.hourly
@@ -127,7 +126,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     cache = health.cache_state()
     for state in (database, cache):
         if not state.up:
-            logger.warning("Not ready: %s does not answer (%s).", state.engine, state.problem)
+            logger.warning("Not ready: %s does not answer (%s).", state.product, state.problem)
     ready = database.up and cache.up
     counter = drift.measure() if ready else None
     return JsonResponse(

@@ -118,7 +118,7 @@ def raise_to(target: int, *, counted_up_to: int) -> tuple[int, int] | tuple[None
     return int(before), int(after)
 
 
-def engine_name() -> str:
+def product_name() -> str:
     """The name of the cache product holding the counter, as shown to people."""
     if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
         return "Redis"

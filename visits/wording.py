@@ -2,10 +2,10 @@
 
 from django.utils.translation import gettext, ngettext, npgettext
 
-from visits.tally import Tally
+from visits.counting import Counts
 
 
-def count_sentence(tally: Tally) -> str:
+def count_sentence(counts: Counts) -> str:
     """
     The exercise's sentence. Its pt-BR form is a contract that scripts compare
     byte for byte, "1 registros" included, so the catalog gives both plural
@@ -14,58 +14,58 @@ def count_sentence(tally: Tally) -> str:
     records = ngettext(
         "%(engine)s database has %(count)d record.",
         "%(engine)s database has %(count)d records.",
-        tally.accesses,
-    ) % {"engine": tally.database_engine, "count": tally.accesses}
-    return f"{records} {_visits_clause(tally, contract=True)}"
+        counts.accesses,
+    ) % {"engine": counts.database_product, "count": counts.accesses}
+    return f"{records} {_visits_clause(counts, contract=True)}"
 
 
-def page_sentence(tally: Tally) -> str:
+def page_sentence(counts: Counts) -> str:
     """The same sentence for people reading the HTML page, plurals worded properly."""
     records = npgettext(
         "page",
         "%(engine)s database has %(count)d record.",
         "%(engine)s database has %(count)d records.",
-        tally.accesses,
-    ) % {"engine": tally.database_engine, "count": tally.accesses}
-    return f"{records} {_visits_clause(tally, contract=False)}"
+        counts.accesses,
+    ) % {"engine": counts.database_product, "count": counts.accesses}
+    return f"{records} {_visits_clause(counts, contract=False)}"
 
 
-def _visits_clause(tally: Tally, *, contract: bool) -> str:
-    if tally.visits is None:
-        return counter_unavailable(tally.cache_engine)
+def _visits_clause(counts: Counts, *, contract: bool) -> str:
+    if counts.visits is None:
+        return counter_unavailable(counts.cache_product)
     if contract:
         clause = ngettext(
             "%(engine)s counts %(count)d visit.",
             "%(engine)s counts %(count)d visits.",
-            tally.visits,
+            counts.visits,
         )
     else:
         clause = npgettext(
             "page",
             "%(engine)s counts %(count)d visit.",
             "%(engine)s counts %(count)d visits.",
-            tally.visits,
+            counts.visits,
         )
-    return clause % {"engine": tally.cache_engine, "count": tally.visits}
+    return clause % {"engine": counts.cache_product, "count": counts.visits}
 
 
-def counter_unavailable(cache_engine: str) -> str:
+def counter_unavailable(cache_product: str) -> str:
     return gettext(
         "The %(engine)s visit counter is unavailable right now, "
         "so this visit was recorded but not counted."
-    ) % {"engine": cache_engine}
+    ) % {"engine": cache_product}
 
 
-def database_unavailable(database_engine: str) -> str:
+def database_unavailable(database_product: str) -> str:
     return gettext(
         "The %(engine)s database is unavailable right now; please try again in a few moments."
-    ) % {"engine": database_engine}
+    ) % {"engine": database_product}
 
 
-def database_too_slow(database_engine: str) -> str:
+def database_too_slow(database_product: str) -> str:
     return gettext(
         "The %(engine)s database took too long to answer; please try again in a few moments."
-    ) % {"engine": database_engine}
+    ) % {"engine": database_product}
 
 
 def not_acceptable() -> str:

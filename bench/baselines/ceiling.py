@@ -38,11 +38,11 @@ def application(environ, start_response):
         "INSERT INTO visits_access (client_address, user_agent) VALUES (%s, %s)",
         (environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT", "")[:512]),
     )
-    records = database.execute("SELECT COALESCE(SUM(count), 0) FROM visits_accesscount").fetchone()[
-        0
-    ]
+    accesses = database.execute(
+        "SELECT COALESCE(SUM(count), 0) FROM visits_accesscount"
+    ).fetchone()[0]
     visits = _cache.incr(COUNTER_KEY)
-    body = f"Banco PostgreSQL tem {records} registros. Redis conta {visits} visitas.".encode()
+    body = f"Banco PostgreSQL tem {accesses} registros. Redis conta {visits} visitas.".encode()
     start_response(
         "200 OK",
         [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],

@@ -34,11 +34,11 @@ def index():
     cursor = connection.cursor()
     cursor.execute("INSERT INTO acessos DEFAULT VALUES")
     cursor.execute("SELECT COUNT(*) FROM acessos")
-    records = cursor.fetchone()[0]
+    accesses = cursor.fetchone()[0]
     connection.commit()
     connection.close()
     visits = cache.incr(COUNTER_KEY)
-    return f"Banco PostgreSQL tem {records} registros. Redis conta {visits} visitas."
+    return f"Banco PostgreSQL tem {accesses} registros. Redis conta {visits} visitas."
 
 
 if __name__ == "__main__":

@@ -3,79 +3,12 @@
 
 from django.db import migrations, models
 
-POSTGRESQL_INSTALL = [
-    # Statement-level triggers with transition tables: a bulk insert or delete of
-    # a million rows costs one slot update, not a million. An upsert, so that a
-    # slot row need not exist beforehand.
-    """
-    CREATE FUNCTION visits_access_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO visits_accesscount AS counted (slot, count)
-        SELECT mod(pg_backend_pid(), 16), count(*) FROM inserted_rows
-        ON CONFLICT (slot) DO UPDATE SET count = counted.count + EXCLUDED.count;
-        RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE FUNCTION visits_access_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        INSERT INTO visits_accesscount AS counted (slot, count)
-        SELECT mod(pg_backend_pid(), 16), -count(*) FROM deleted_rows
-        ON CONFLICT (slot) DO UPDATE SET count = counted.count + EXCLUDED.count;
-        RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE FUNCTION visits_access_count_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        DELETE FROM visits_accesscount;
-        RETURN NULL;
-    END $$
-    """,
-    """
-    CREATE TRIGGER visits_access_count_insert AFTER INSERT ON visits_access
-    REFERENCING NEW TABLE AS inserted_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION visits_access_count_inserted()
-    """,
-    """
-    CREATE TRIGGER visits_access_count_delete AFTER DELETE ON visits_access
-    REFERENCING OLD TABLE AS deleted_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION visits_access_count_deleted()
-    """,
-    """
-    CREATE TRIGGER visits_access_count_truncate AFTER TRUNCATE ON visits_access
-    FOR EACH STATEMENT EXECUTE FUNCTION visits_access_count_truncated()
-    """,
-]
-POSTGRESQL_REMOVE = [
-    "DROP TRIGGER visits_access_count_truncate ON visits_access",
-    "DROP TRIGGER visits_access_count_delete ON visits_access",
-    "DROP TRIGGER visits_access_count_insert ON visits_access",
-    "DROP FUNCTION visits_access_count_truncated()",
-    "DROP FUNCTION visits_access_count_deleted()",
-    "DROP FUNCTION visits_access_count_inserted()",
-]
-# SQLite has row-level triggers only, and one writer at a time: one slot will do.
-SQLITE_INSTALL = [
-    """
-    CREATE TRIGGER visits_access_count_insert AFTER INSERT ON visits_access
-    BEGIN
-        INSERT INTO visits_accesscount (slot, count) VALUES (0, 1)
-        ON CONFLICT (slot) DO UPDATE SET count = count + 1;
-    END
-    """,
-    """
-    CREATE TRIGGER visits_access_count_delete AFTER DELETE ON visits_access
-    BEGIN
-        INSERT INTO visits_accesscount (slot, count) VALUES (0, -1)
-        ON CONFLICT (slot) DO UPDATE SET count = count - 1;
-    END
-    """,
-]
-SQLITE_REMOVE = [
-    "DROP TRIGGER visits_access_count_delete",
-    "DROP TRIGGER visits_access_count_insert",
-]
+from visits.migrations._access_count_triggers import (
+    POSTGRESQL_INSTALL,
+    POSTGRESQL_REMOVE,
+    SQLITE_INSTALL,
+    SQLITE_REMOVE,
+)
 
 
 def install_triggers(apps, schema_editor):

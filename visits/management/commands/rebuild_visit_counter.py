@@ -1,14 +1,14 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max
 
-from visits import visit_counter
+from visits import storage, visit_counter
 from visits.maintenance import (
     REPAIR_LOCK_TIMEOUT,
     REPAIR_STATEMENT_TIMEOUT,
     inserts_paused,
     set_timeouts,
 )
-from visits.models import Access, AccessCount
+from visits.models import Access
 
 
 class Command(BaseCommand):
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         # committed and in the count; a page view that stored one of them but
         # has yet to count it finds it counted (visit_counter.increment).
         with inserts_paused():
-            accesses = AccessCount.objects.total()
+            accesses = storage.access_count()
             counted_up_to = Access.objects.aggregate(last=Max("id"))["last"] or 0
             try:
                 before, after = visit_counter.raise_to(accesses, counted_up_to=counted_up_to)

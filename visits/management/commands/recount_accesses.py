@@ -5,13 +5,14 @@ from django.db import transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
+from visits import storage
 from visits.maintenance import (
     REPAIR_LOCK_TIMEOUT,
     REPAIR_STATEMENT_TIMEOUT,
     one_snapshot,
     set_timeouts,
 )
-from visits.models import Access, AccessCount, HourlyAccessCount
+from visits.models import Access, AccessCountSlot, HourlyAccessCountSlot
 
 # The slot that takes the corrections; the counts are sums over slots, so any will do.
 CORRECTION_SLOT = 0
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         # Whatever commits after the snapshot changes a count and what it counts
         # alike, so a difference read in the snapshot is still the drift later.
         with one_snapshot():
-            actual, derived = Access.objects.count(), AccessCount.objects.total()
+            actual, derived = Access.objects.count(), storage.access_count()
             hours_off = _hourly_drift()
         with transaction.atomic():
             if actual != derived:
@@ -64,7 +65,7 @@ def _hourly_drift() -> dict[datetime.datetime, int]:
         .values_list("hour", "total")
     )
     derived = dict(
-        HourlyAccessCount.objects.values_list("hour")
+        HourlyAccessCountSlot.objects.values_list("hour")
         .annotate(total=Sum("count"))
         .values_list("hour", "total")
     )
@@ -75,13 +76,13 @@ def _hourly_drift() -> dict[datetime.datetime, int]:
 
 
 def _add_to_total(amount: int) -> None:
-    counted, _ = AccessCount.objects.select_for_update().get_or_create(slot=CORRECTION_SLOT)
+    counted, _ = AccessCountSlot.objects.select_for_update().get_or_create(slot=CORRECTION_SLOT)
     counted.count += amount
     counted.save(update_fields=["count"])
 
 
 def _add_to_hour(hour: datetime.datetime, amount: int) -> None:
-    counted, _ = HourlyAccessCount.objects.select_for_update().get_or_create(
+    counted, _ = HourlyAccessCountSlot.objects.select_for_update().get_or_create(
         hour=hour, slot=CORRECTION_SLOT
     )
     counted.count += amount

@@ -31,11 +31,11 @@ class Command(BaseCommand):
         while True:
             state = probe()
             if state.up:
-                self.stdout.write(f"{state.engine} is up.")
+                self.stdout.write(f"{state.product} is up.")
                 return
             if time.monotonic() >= deadline:
                 raise CommandError(
-                    f"{state.engine} did not answer within {timeout:g} seconds ({state.problem}); "
+                    f"{state.product} did not answer within {timeout:g} seconds ({state.problem}); "
                     f"{hint}"
                 )
             time.sleep(RETRY_SECONDS)
