@@ -4,9 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 
 # The PostgreSQL and Redis that `make test` and `make bench` use (override on the
-# command line). The tests' database is test_visits, created and dropped by
-# pytest-django, the benchmark's visits_bench; each touches only Redis keys under
-# its own prefix (visits-test, visits_bench).
+# command line). Where one does not answer, `make test` starts a throwaway one for
+# the run (tests/support/services.py); PG_BINDIR names the folder of initdb and
+# pg_ctl where they are neither on PATH nor where Debian puts them. The tests' database is
+# test_visits, created and dropped by pytest-django, the benchmark's visits_bench;
+# each touches only Redis keys under its own prefix (visits-test, visits_bench).
 PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 PG_USER ?= postgres
@@ -78,7 +80,8 @@ lint: $(VENV)/.dev-installed
 
 test: lint tests/browser/node_modules/.package-lock.json
 	env $(SERVICES) DB_NAME=visits CACHE_DB=0 CACHE_KEY_PREFIX=visits-test \
-	    DJANGO_SECRET_KEY=test-only-not-secret $(BIN)/pytest $(PYTEST_ARGS)
+	    DJANGO_SECRET_KEY=test-only-not-secret \
+	    $(BIN)/python -m tests.support.services $(BIN)/pytest $(PYTEST_ARGS)
 
 # Throughput and latency against two baselines; see docs/benchmark.md.
 # BENCH_ARGS, e.g. --rows 10000000, or --smoke for a few seconds.
@@ -89,7 +92,7 @@ bench: $(VENV)/.dev-installed
 screenshots: $(VENV)/.dev-installed tests/browser/node_modules/.package-lock.json
 	env $(SERVICES) DB_NAME=visits CACHE_DB=0 CACHE_KEY_PREFIX=visits-test \
 	    DJANGO_SECRET_KEY=test-only-not-secret VISITS_SCREENSHOTS=docs/screenshots \
-	    $(BIN)/pytest tests/test_browser.py
+	    $(BIN)/python -m tests.support.services $(BIN)/pytest tests/test_browser.py
 
 # The container suite: real Docker (started for the run if none is), stand-in base
 # images where no registry answers. See tests/stack/run.

@@ -1,7 +1,7 @@
 """
 Real servers the tests start and stop themselves: gunicorn serving the project,
-and a private Redis or PostgreSQL that a test may take down without touching
-anyone else's.
+and nginx terminating TLS in front of it. The private PostgreSQL and Redis that
+a test may take down live in tests.support.services.
 """
 
 import http.client
@@ -13,15 +13,15 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
+from tests.support.services import free_port, wait_until
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-STARTUP_SECONDS = 30
 
 
 @dataclass
@@ -29,12 +29,6 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: str
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def read_until_closed(sock: socket.socket) -> bytes:
@@ -101,18 +95,6 @@ def fetch(port: int, path: str = "/", *, method: str = "GET", headers=None) -> R
         connection.close()
 
 
-def wait_until(condition, what: str, seconds: float = STARTUP_SECONDS) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} did not happen within {seconds} seconds")
-
-
 class GunicornServer:
     """gunicorn with the repository's config, bound to 127.0.0.1:port."""
 
@@ -151,91 +133,6 @@ class GunicornServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
-
-
-class PrivateRedis:
-    """A redis-server of the test's own, persisting to its own folder."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.directory = Path(tempfile.mkdtemp(prefix="visits-test-redis-"))
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        # The counter must outlive a restart, as it does in the stack's Redis.
-        command = [
-            "redis-server",
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.directory),
-            "--save", "",
-            "--appendonly", "yes",
-            "--appendfsync", "always",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        wait_until(self._answers, f"redis-server on port {self.port}")
-
-    def _answers(self) -> bool:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-
-    def remove(self) -> None:
-        self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-class PrivatePostgres:
-    """
-    A PostgreSQL cluster of the test's own in a temporary folder, so a test can
-    stop the database without stopping anyone else's. The server refuses to
-    run as root, so as root it runs as the postgres system user.
-    """
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.bindir = Path(
-            subprocess.run(
-                ["pg_config", "--bindir"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        )
-        self.directory = Path(tempfile.mkdtemp(prefix="visits-test-postgres-"))
-        self._as_owner: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.directory, "postgres", "postgres")
-            self._as_owner = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "--auth=trust", "--username=postgres", "-D", str(self.data))
-
-    @property
-    def data(self) -> Path:
-        return self.directory / "data"
-
-    def _run(self, program: str, *arguments: str) -> None:
-        subprocess.run(
-            [*self._as_owner, str(self.bindir / program), *arguments],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options,
-            "-l", str(self.directory / "log"), "-w", "start",
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
-
-    def remove(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 class TlsProxy:
