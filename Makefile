@@ -73,6 +73,7 @@ lint: $(VENV)/.dev-installed
 	$(BIN)/ruff format --check .
 	$(BIN)/shellcheck --external-sources $(SHELL_SCRIPTS)
 	$(BIN)/hadolint Dockerfile tests/stack/standins/*/Dockerfile
+	$(BIN)/mypy
 	@if $(BIN)/python -c 'import urllib.request as r; r.urlopen("$(AUDIT_PROBE)", timeout=10)' \
 	    2>/dev/null; then echo '$(AUDIT)' && $(AUDIT); else echo "pip-audit skipped:" \
 	    "$(AUDIT_PROBE) did not answer, so no vulnerability data could be read;" \
@@ -106,4 +107,4 @@ soak: $(VENV)/.dev-installed
 	    tests/stack/run -k test_soak -s $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache tests/browser/node_modules
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache tests/browser/node_modules

@@ -1,9 +1,11 @@
 import datetime
+from typing import Any, Literal, TypedDict, cast
 
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import Max, Min, QuerySet, Sum
+from django.http import HttpRequest
 from django.template.defaultfilters import truncatechars
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -19,7 +21,20 @@ admin.site.site_title = _("Visits")
 admin.site.index_title = _("Page views and their records")
 
 _HOUR = datetime.timedelta(hours=1)
-_TRUNCATIONS = {
+# What QuerySet.datetimes may truncate to and in which order it may sort.
+_Kind = Literal["year", "month", "week", "day", "hour", "minute", "second"]
+_Order = Literal["ASC", "DESC"]
+
+
+class _StartOf(TypedDict, total=False):
+    """The fields that datetime.replace sets to reach the start of a year, month or day."""
+
+    month: int
+    day: int
+    hour: int
+
+
+_TRUNCATIONS: dict[str, _StartOf] = {
     "year": {"month": 1, "day": 1, "hour": 0},
     "month": {"day": 1, "hour": 0},
     "day": {"hour": 0},
@@ -36,27 +51,37 @@ class AccessPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        if not self.object_list.query.has_filters():
+        # The admin pages its changelist's queryset, never a plain sequence.
+        queryset = cast(QuerySet[Access], self.object_list)
+        if not queryset.query.has_filters():
             return access_count()
         return super().count
 
 
-class HourlyDatesQuerySet(QuerySet):
+class HourlyDatesQuerySet(QuerySet[Access]):
     """
     Accesses within one range of created_at, whose years, months and days the
     hourly counts can tell: the date hierarchy's DISTINCT over the whole table
     takes seconds at ten million rows.
     """
 
-    def datetimes(self, field_name, kind, order="ASC", tzinfo=None):
+    # Where the hourly counts answer, a list rather than a QuerySet: the date
+    # hierarchy only iterates over the dates, which no single query returns.
+    def datetimes(  # type: ignore[override]
+        self,
+        field_name: str,
+        kind: _Kind,
+        order: _Order = "ASC",
+        tzinfo: datetime.tzinfo | None = None,
+    ) -> QuerySet[Access, datetime.datetime] | list[datetime.datetime]:
         if field_name != "created_at" or kind not in _TRUNCATIONS:
             return super().datetimes(field_name, kind, order, tzinfo)
         zone = tzinfo or timezone.get_current_timezone()
         bounds = self.aggregate(first=Min("created_at"), last=Max("created_at"))
         if bounds["first"] is None:
             return []
-        found = set()
-        straddling = []
+        found: set[datetime.datetime] = set()
+        straddling: list[tuple[datetime.datetime, datetime.datetime, datetime.datetime]] = []
         for hour in self._hours_with_accesses(bounds["first"], bounds["last"]):
             earlier = _truncate(hour, kind, zone)
             later = _truncate(hour + _HOUR - datetime.timedelta(microseconds=1), kind, zone)
@@ -68,7 +93,9 @@ class HourlyDatesQuerySet(QuerySet):
             found.update(self._sides_with_accesses(hour, earlier, later, found))
         return sorted(found, reverse=order == "DESC")
 
-    def _hours_with_accesses(self, first: datetime.datetime, last: datetime.datetime):
+    def _hours_with_accesses(
+        self, first: datetime.datetime, last: datetime.datetime
+    ) -> QuerySet[HourlyAccessCountSlot, datetime.datetime]:
         """
         The UTC hours holding accesses from first to last. Every access between
         those two is in the range, so an hour's count is enough.
@@ -83,7 +110,13 @@ class HourlyDatesQuerySet(QuerySet):
             .values_list("hour", flat=True)
         )
 
-    def _sides_with_accesses(self, hour, earlier, later, found) -> set[datetime.datetime]:
+    def _sides_with_accesses(
+        self,
+        hour: datetime.datetime,
+        earlier: datetime.datetime,
+        later: datetime.datetime,
+        found: set[datetime.datetime],
+    ) -> set[datetime.datetime]:
         """
         An hour whose local span crosses a midnight (in zones whose offset is
         not whole hours) counts for the day on each side that holds an access,
@@ -98,14 +131,16 @@ class HourlyDatesQuerySet(QuerySet):
         }
 
 
-def _truncate(moment: datetime.datetime, kind: str, zone) -> datetime.datetime:
+def _truncate(moment: datetime.datetime, kind: str, zone: datetime.tzinfo) -> datetime.datetime:
     """The start of moment's year, month or day in zone, as Django's Trunc gives it."""
     local = moment.astimezone(zone)
     return local.replace(**_TRUNCATIONS[kind], minute=0, second=0, microsecond=0, fold=0)
 
 
 class AccessChangeList(ChangeList):
-    def get_queryset(self, request, exclude_parameters=None):
+    def get_queryset(
+        self, request: HttpRequest, exclude_parameters: list[str | None] | None = None
+    ) -> QuerySet[Access]:
         """Django's queryset, answering the date hierarchy from the hourly counts where it can."""
         queryset = super().get_queryset(request, exclude_parameters)
         if not self._filters_one_range():
@@ -153,10 +188,12 @@ class AccessAdmin(admin.ModelAdmin):
             '<span title="{}">{}</span>', access.user_agent, truncatechars(access.user_agent, 60)
         )
 
-    def get_changelist(self, request, **kwargs):
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return AccessChangeList
 
-    def get_search_results(self, request, queryset, search_term):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Access], search_term: str
+    ) -> tuple[QuerySet[Access], bool]:
         """The accesses from one exact address, found by its index; other text finds none."""
         term = search_term.strip()
         if not term:
@@ -166,11 +203,11 @@ class AccessAdmin(admin.ModelAdmin):
             return queryset.none(), False
         return queryset.filter(client_address=str(address)), False
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Access | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Access | None = None) -> bool:
         return False

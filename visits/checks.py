@@ -1,9 +1,15 @@
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import CheckMessage, Warning, register
 
 
 @register(deploy=False)
-def secret_key_from_environment(app_configs, **kwargs):
+def secret_key_from_environment(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
     if settings.SECRET_KEY_FROM_ENVIRONMENT:
         return []
     return [

@@ -31,7 +31,7 @@ class Drift:
         """Accesses not counted as visits; negative when the counter is ahead."""
         return self.accesses - self.visits
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int | str | None]:
         since = self.since.isoformat().replace("+00:00", "Z") if self.since else None
         return {"behind": self.behind, "since": since}
 

@@ -9,6 +9,7 @@ answers. The drift is read when scraped, not kept.
 
 import os
 import time
+from collections.abc import Callable, Iterator
 
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
@@ -21,7 +22,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from visits import drift
 
@@ -46,7 +47,7 @@ DATABASE_UNAVAILABLE = Counter(
 class MetricsMiddleware:
     """Counts every response by status and times it; first in MIDDLEWARE, so it sees them all."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -60,7 +61,7 @@ class MetricsMiddleware:
 class DriftCollector:
     """visits_counter_behind and since when, read at each scrape."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         try:
             measured = drift.measure()
         except DatabaseError:
@@ -94,5 +95,5 @@ def exposition() -> HttpResponse:
 class _ProcessMetrics:
     """This process's own registry, as one collector."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()

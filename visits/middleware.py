@@ -1,4 +1,5 @@
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 
 from django.conf import settings
@@ -28,7 +29,7 @@ class DatabaseUnavailableMiddleware:
     returns.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
@@ -54,7 +55,7 @@ class AdminNetworkMiddleware:
     404, so that nobody elsewhere can even try a password.
     """
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -1,6 +1,7 @@
 """What a request tells about its client, made safe to store."""
 
 import ipaddress
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -23,9 +24,10 @@ def client_address(request: HttpRequest) -> str | None:
     # Each trusted proxy appended the address it saw; anything further left was
     # written by the client and proves nothing.
     while is_trusted_proxy(address) and hops:
-        address = ip_address(hops.pop())
-        if address is None:
+        hop = ip_address(hops.pop())
+        if hop is None:
             return str(peer)
+        address = hop
     return str(address)
 
 
@@ -40,7 +42,9 @@ def ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
     return address
 
 
-def comes_from(request: HttpRequest, networks) -> bool:
+def comes_from(
+    request: HttpRequest, networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
     """Whether the client's address (see client_address) lies in one of networks."""
     address = client_address(request)
     return address is not None and any(ipaddress.ip_address(address) in net for net in networks)
@@ -52,7 +56,7 @@ def is_trusted_proxy(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
 
 def user_agent(request: HttpRequest) -> str:
     """The User-Agent header as text PostgreSQL accepts, cut to the column's length."""
-    raw = request.META.get("HTTP_USER_AGENT", "")
+    raw: str = request.META.get("HTTP_USER_AGENT", "")
     # WSGI hands headers over as latin-1; most clients send UTF-8, so decode
     # that, and mark any byte that is not valid UTF-8 instead of failing.
     try:

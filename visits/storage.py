@@ -8,13 +8,17 @@ hot path"). The table and column names come from the models, once, at import.
 
 from typing import NamedTuple
 
-from django.db import connections, router
+from django.db import connections, models, router
 
 from visits.models import Access, AccessCountSlot
 
 
-def _column(model, field: str) -> str:
-    return model._meta.get_field(field).column
+def _column(model: type[models.Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    # Every name here is one of the model's own columns, never a relation.
+    assert isinstance(field, models.Field)
+    assert field.column
+    return field.column
 
 
 # The names are the models' own, never input; the values go as parameters.
@@ -53,4 +57,5 @@ def access_count() -> int:
     """The number of accesses, summed over the slots in constant time."""
     with connections[router.db_for_read(AccessCountSlot)].cursor() as cursor:
         cursor.execute(_ACCESS_COUNT_SQL)
-        return cursor.fetchone()[0]
+        count: int = cursor.fetchone()[0]
+        return count

@@ -1,5 +1,6 @@
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -87,7 +88,11 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return responses.error_response(request, wording.bad_request(), HTTPStatus.BAD_REQUEST)
 
 
-def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
+def login_locked_out(
+    request: HttpRequest,
+    original_response: HttpResponse | None = None,
+    credentials: dict[str, Any] | None = None,
+) -> HttpResponse:
     """django-axes' answer to a client locked out of the admin login (AXES_LOCKOUT_CALLABLE)."""
     cool_off = settings.AXES_COOLOFF_TIME
     response = responses.error_response(

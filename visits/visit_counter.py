@@ -35,7 +35,7 @@ UNREACHABLE = (RedisError, ConnectionInterrupted, OSError)
 # One round trip that creates the counter without expiry when missing (the
 # framework's default 300-second timeout must never apply to it).
 _INCREMENT_SCRIPT = Script(
-    None,
+    None,  # type: ignore[arg-type]  # redis-py's types want a client; bytes need none
     b"""
 local counted_up_to = tonumber(redis.call('GET', KEYS[2]) or '0')
 if tonumber(ARGV[1]) <= counted_up_to then
@@ -57,7 +57,8 @@ def increment(access_id: int) -> int | None:
         if isinstance(cache, RedisCache):
             client = cache.client.get_client(write=True)
             keys = [cache.make_key(COUNTER_KEY), cache.make_key(COUNTED_UP_TO_KEY)]
-            return _INCREMENT_SCRIPT(keys, [access_id], client=client)
+            counted: int = _INCREMENT_SCRIPT(keys, [access_id], client=client)
+            return counted
         cache.add(COUNTER_KEY, 0, timeout=None)
         return cache.incr(COUNTER_KEY)
     except UNREACHABLE as error:
@@ -82,7 +83,7 @@ class NotShared(Exception):
 # made meanwhile and never lowers the counter; and when it raises, it records the
 # id up to which the new value counts every access.
 _RAISE_SCRIPT = Script(
-    None,
+    None,  # type: ignore[arg-type]  # redis-py's types want a client; bytes need none
     b"""
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local target = tonumber(ARGV[1])

@@ -10,6 +10,8 @@ zones in one stream. Every formatter here writes UTC.
 
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -45,13 +47,15 @@ class JSONFormatter(JsonFormatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return utc_time(record)
 
-    def add_fields(self, log_data: dict, record: logging.LogRecord, message_dict: dict) -> None:
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
         super().add_fields(log_data, record, message_dict)
         if record.name == "gunicorn.access" and isinstance(record.args, dict):
             log_data.update(access_fields(record.args))
 
 
-def access_fields(atoms: dict) -> dict:
+def access_fields(atoms: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of gunicorn's access-log atoms an operator filters on."""
     return {
         "client": atoms["h"],
@@ -65,16 +69,19 @@ def access_fields(atoms: dict) -> dict:
     }
 
 
-def logging_config(log_format: str, level: str, *, gunicorn_level: str | None = None) -> dict:
+def logging_config(
+    log_format: str, level: str, *, gunicorn_level: str | None = None
+) -> dict[str, Any]:
     """
     A dictConfig for Django's LOGGING; with gunicorn_level, for gunicorn's
     logconfig_dict, its own two loggers included.
     """
+    formatter: dict[str, object]
     if log_format == "json":
         formatter = {"()": JSONFormatter}
     else:
         formatter = {"()": TextFormatter, "fmt": TEXT_FORMAT}
-    config = {
+    config: dict[str, Any] = {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"line": formatter},

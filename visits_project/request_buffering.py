@@ -19,8 +19,9 @@ import socket
 import time
 from collections import deque
 from functools import partial
+from typing import Any
 
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 from visits_project.env import web_request_timeout
 
@@ -77,6 +78,7 @@ class RequestCollector:
             return False
         if self._next_chunk is not None:
             return self._chunks_complete()
+        assert self._length is not None  # the head is read: chunked, or this long
         return len(self.received) >= self._length
 
     def _read_head(self) -> bool:
@@ -89,10 +91,11 @@ class RequestCollector:
         head = bytes(self.received[: head_end + 2])
         if _CHUNKED.search(head):
             self._next_chunk = body_start
+            has_body = True
         else:
             length = _CONTENT_LENGTH.search(head)
             self._length = body_start + (int(length[1]) if length else 0)
-        has_body = self._next_chunk is not None or self._length > body_start
+            has_body = self._length > body_start
         self.expects_continue = (
             has_body
             and bool(_EXPECTS_CONTINUE.search(head))
@@ -117,17 +120,17 @@ class RequestCollector:
 class RequestBufferingWorker(ThreadWorker):
     """gthread with requests read in its event loop (see the module's docstring)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Connections whose request is still arriving, oldest first: all share
         # one timeout, so the deque stays sorted by deadline.
-        self.reading_conns: deque = deque()
+        self.reading_conns: deque[TConn] = deque()
         self.silent_deadline = float("inf")  # set when the worker stops
         self.request_timeout = web_request_timeout()
         # TLS and HTTP/2 frame the bytes differently; gthread reads those itself.
         self.buffers_requests = not self.cfg.is_ssl and self.cfg.http2_cleartext == "off"
 
-    def enqueue_req(self, conn) -> None:
+    def enqueue_req(self, conn: TConn) -> None:
         """Run conn's request on a thread if it has all arrived, or read it in the event loop."""
         if getattr(conn, "request_arrived", False) or not self.buffers_requests:
             conn.request_arrived = False
@@ -149,13 +152,13 @@ class RequestBufferingWorker(ThreadWorker):
         else:
             self._done_reading(conn, outcome)
 
-    def _on_readable(self, conn, _sock) -> None:
+    def _on_readable(self, conn: TConn, _sock: socket.socket) -> None:
         outcome = self._read_more(conn)
         if outcome is not _WAITING:
             self._stop_reading(conn)
             self._done_reading(conn, outcome)
 
-    def _read_more(self, conn) -> object:
+    def _read_more(self, conn: TConn) -> object:
         """Reads what the socket holds: _ARRIVED, _CLOSED, _TOO_LARGE or _WAITING."""
         try:
             data = conn.sock.recv(_RECEIVE_SIZE)
@@ -167,7 +170,7 @@ class RequestBufferingWorker(ThreadWorker):
             return _CLOSED
         return self._absorb(conn, data)
 
-    def _absorb(self, conn, data: bytes) -> object:
+    def _absorb(self, conn: TConn, data: bytes) -> object:
         if conn.collector.feed(data):
             return _ARRIVED
         if len(conn.collector.received) > MAX_REQUEST_BYTES:
@@ -178,7 +181,7 @@ class RequestBufferingWorker(ThreadWorker):
             self._send(conn, _CONTINUE)
         return _WAITING
 
-    def _done_reading(self, conn, outcome: object) -> None:
+    def _done_reading(self, conn: TConn, outcome: object) -> None:
         if outcome is _CLOSED:
             self._close(conn)
         elif outcome is _TOO_LARGE:
@@ -190,7 +193,9 @@ class RequestBufferingWorker(ThreadWorker):
             conn.data_ready = True
             self.enqueue_req(conn)
 
-    def handle(self, conn):
+    # object: whether to keep the connection alive, or gthread's marker for one
+    # whose request has not come yet and goes back to the poller.
+    def handle(self, conn: TConn) -> object:
         """Give the thread's parser the bytes read so far, then serve as gthread does."""
         collector = getattr(conn, "collector", None)
         if collector is not None:
@@ -230,18 +235,18 @@ class RequestBufferingWorker(ThreadWorker):
             for listener in self.sockets:
                 listener.close()
 
-    def _stop_reading(self, conn) -> None:
+    def _stop_reading(self, conn: TConn) -> None:
         self.poller.unregister(conn.sock)
         self.reading_conns.remove(conn)
 
     @staticmethod
-    def _send(conn, reply: bytes, *, last: bool = False) -> None:
+    def _send(conn: TConn, reply: bytes, *, last: bool = False) -> None:
         # OSError: the client left, or its receive window is full; closing is enough.
         with contextlib.suppress(OSError):
             conn.sock.send(reply)
             if last:
                 conn.sock.shutdown(socket.SHUT_WR)
 
-    def _close(self, conn) -> None:
+    def _close(self, conn: TConn) -> None:
         self.nr_conns -= 1
         conn.close()

@@ -245,7 +245,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # Browser features no page here uses, refused to any script that might ask.
-PERMISSIONS_POLICY = {
+PERMISSIONS_POLICY: dict[str, list[str]] = {
     feature: []
     for feature in (
         "camera", "geolocation", "microphone", "payment", "usb", "serial", "bluetooth",

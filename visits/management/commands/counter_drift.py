@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 
 from visits import drift
@@ -9,7 +11,7 @@ class Command(BaseCommand):
         "when (visits answered while the counter was unavailable are never counted)."
     )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         measured = drift.measure()
         if measured is None:
             raise CommandError(

@@ -8,6 +8,8 @@ it once per deploy, before web (docker/up, compose.yaml, the Swarm stack, the
 Kubernetes Job).
 """
 
+from typing import Any
+
 import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -38,8 +40,8 @@ class Command(BaseCommand):
         "and make it the owner of DB_NAME, connecting as DB_ADMIN_USER."
     )
 
-    def handle(self, *args, **options) -> None:
-        database = settings.DATABASES["default"]
+    def handle(self, *args: Any, **options: Any) -> None:
+        database: dict[str, Any] = settings.DATABASES["default"]
         role, password = database["USER"], database["PASSWORD"]
         admin = self._admin_user(role, password, database)
         try:
@@ -63,7 +65,7 @@ class Command(BaseCommand):
         self.stdout.write(f"The role {role} owns the database {database['NAME']}.")
 
     @staticmethod
-    def _admin_user(role: str, password: str, database: dict) -> str:
+    def _admin_user(role: str, password: str, database: dict[str, Any]) -> str:
         if database["ENGINE"] != "visits.postgresql":
             raise CommandError("ensure_app_role manages PostgreSQL roles; set DB_HOST.")
         admin = env_str("DB_ADMIN_USER")

@@ -1,7 +1,10 @@
+from typing import Any
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 
 from visits_project.env import env_secret, env_str
@@ -17,14 +20,14 @@ class Command(BaseCommand):
         "to run on every start; does nothing when DJANGO_SUPERUSER_USERNAME is unset."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--reset",
             action="store_true",
             help="Set an existing user's password, e-mail and superuser flags again.",
         )
 
-    def handle(self, *args, reset: bool, **options) -> None:
+    def handle(self, *args: Any, reset: bool, **options: Any) -> None:
         username = env_str("DJANGO_SUPERUSER_USERNAME")
         if not username:
             self.stdout.write("DJANGO_SUPERUSER_USERNAME is not set; no superuser to ensure.")
@@ -47,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{verb} superuser {username!r}."))
 
     @staticmethod
-    def _password(user, username: str) -> str:
+    def _password(user: User, username: str) -> str:
         """The password from the environment, once Django's validators accept it for USER."""
         password = env_secret("DJANGO_SUPERUSER_PASSWORD")
         if not password:

@@ -1,8 +1,10 @@
 import time
+from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from visits.maintenance import set_timeouts
 
@@ -17,7 +19,7 @@ class Command(BaseCommand):
         "containers starting at once against an empty database apply them exactly once."
     )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         # A migration takes as long as it takes: CREATE INDEX CONCURRENTLY on a
         # large table runs for minutes, without holding page views.
         set_timeouts(statement="0", lock="0")
@@ -37,6 +39,7 @@ class Command(BaseCommand):
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK_ID])
 
     @staticmethod
-    def _try_lock(cursor) -> bool:
+    def _try_lock(cursor: CursorWrapper) -> bool:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [MIGRATION_LOCK_ID])
-        return cursor.fetchone()[0]
+        locked: bool = cursor.fetchone()[0]
+        return locked

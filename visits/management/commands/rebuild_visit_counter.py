@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max
 
@@ -18,7 +20,7 @@ class Command(BaseCommand):
         "again and while traffic flows (inserts wait a few milliseconds)."
     )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         set_timeouts(statement=REPAIR_STATEMENT_TIMEOUT, lock=REPAIR_LOCK_TIMEOUT)
         # With no insert in flight, every access up to the highest id is
         # committed and in the count; a page view that stored one of them but

@@ -1,4 +1,5 @@
 import datetime
+from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -25,7 +26,7 @@ class Command(BaseCommand):
         "ten million rows) and the differences are added to the counts afterwards."
     )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         set_timeouts(statement=REPAIR_STATEMENT_TIMEOUT, lock=REPAIR_LOCK_TIMEOUT)
         # Whatever commits after the snapshot changes a count and what it counts
         # alike, so a difference read in the snapshot is still the drift later.

@@ -1,7 +1,9 @@
 import time
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from visits import health
 from visits_project.env import env_float
@@ -17,17 +19,23 @@ class Command(BaseCommand):
         "to fix."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--timeout", type=float)
 
-    def handle(self, *args, timeout: float | None, **options) -> None:
+    def handle(self, *args: Any, timeout: float | None, **options: Any) -> None:
         if timeout is None:
             timeout = env_float("WAIT_TIMEOUT", 60.0)
         deadline = time.monotonic() + timeout
         self._wait(health.database_state, deadline, timeout, self._database_hint())
         self._wait(health.cache_state, deadline, timeout, self._cache_hint())
 
-    def _wait(self, probe, deadline: float, timeout: float, hint: str) -> None:
+    def _wait(
+        self,
+        probe: Callable[[], health.DependencyState],
+        deadline: float,
+        timeout: float,
+        hint: str,
+    ) -> None:
         while True:
             state = probe()
             if state.up:
