@@ -16,7 +16,7 @@ from tests.conftest import add_to_slot
 from tests.servers import database_arguments, free_port
 from visits import visit_counter
 from visits.counting import count_page_view
-from visits.models import Access, HourlyAccessCountSlot
+from visits.models import Access, AccessCountSlot, HourlyAccessCountSlot
 from visits.storage import access_count, store_access
 
 pytestmark = pytest.mark.django_db
@@ -162,6 +162,39 @@ def test_recount_accesses_waits_for_no_insert_and_is_exact_once_it_commits():
         "The access count said 8 but the table held 3 records (drift +5); fixed.\n"
     )
     assert (access_count(), Access.objects.count()) == (4, 4)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "holding",
+    [
+        "UPDATE visits_accesscount SET count = count WHERE slot = 0",
+        "INSERT INTO visits_accesscount (slot, count) VALUES (0, 0)",
+    ],
+    ids=["its-row", "a-new-row"],
+)
+def test_recount_accesses_corrects_around_a_slot_that_a_writer_holds(holding):
+    """A transaction still writing accesses holds its slot; the correction takes another."""
+    Access.objects.bulk_create(Access(user_agent="a") for _ in range(3))
+    AccessCountSlot.objects.all().delete()
+    add_to_slot(15, 8)
+    if holding.startswith("UPDATE"):
+        add_to_slot(0, 0)
+
+    with psycopg.connect(**database_arguments()) as writer:
+        writer.execute(holding)
+        output = io.StringIO()
+        recount = in_thread(lambda: call_command("recount_accesses", stdout=output))
+        recount.join(10)
+        finished_while_held = not recount.is_alive()
+        writer.rollback()
+    recount.join()
+
+    assert finished_while_held
+    assert output.getvalue() == (
+        "The access count said 8 but the table held 3 records (drift +5); fixed.\n"
+    )
+    assert access_count() == 3
 
 
 @pytest.mark.django_db(transaction=True)

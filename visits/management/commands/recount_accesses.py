@@ -1,8 +1,8 @@
 import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError, connection, models, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
@@ -13,10 +13,11 @@ from visits.maintenance import (
     one_snapshot,
     set_timeouts,
 )
-from visits.models import Access, AccessCountSlot, HourlyAccessCountSlot
+from visits.models import ACCESS_COUNT_SLOTS, Access, AccessCountSlot, HourlyAccessCountSlot
 
-# The slot that takes the corrections; the counts are sums over slots, so any will do.
-CORRECTION_SLOT = 0
+# How long a correction waits for a slot's row before it tries the next one: a
+# transaction that writes accesses holds its slot's row until it commits.
+SLOT_LOCK_TIMEOUT = "50ms"
 
 
 class Command(BaseCommand):
@@ -77,14 +78,33 @@ def _hourly_drift() -> dict[datetime.datetime, int]:
 
 
 def _add_to_total(amount: int) -> None:
-    counted, _ = AccessCountSlot.objects.select_for_update().get_or_create(slot=CORRECTION_SLOT)
-    counted.count += amount
-    counted.save(update_fields=["count"])
+    _add_to_a_free_slot(AccessCountSlot, amount)
 
 
 def _add_to_hour(hour: datetime.datetime, amount: int) -> None:
-    counted, _ = HourlyAccessCountSlot.objects.select_for_update().get_or_create(
-        hour=hour, slot=CORRECTION_SLOT
+    _add_to_a_free_slot(HourlyAccessCountSlot, amount, hour=hour)
+
+
+def _add_to_a_free_slot(
+    model: type[AccessCountSlot] | type[HourlyAccessCountSlot], amount: int, **row: Any
+) -> None:
+    """
+    Add amount to the first slot (a count is the sum over its slots, so any will
+    do) whose row no other transaction holds: one still writing accesses, a bulk
+    load say, holds its own slot for as long as it runs.
+    """
+    for slot in range(ACCESS_COUNT_SLOTS):
+        try:
+            # A savepoint, so that a lock timeout leaves the transaction usable.
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('lock_timeout', %s, true)", [SLOT_LOCK_TIMEOUT])
+                counted, _ = model.objects.select_for_update().get_or_create(slot=slot, **row)
+                model.objects.filter(pk=counted.pk).update(count=models.F("count") + amount)
+            return
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != "55P03":
+                raise
+    raise CommandError(
+        "Every slot of the access count is held by transactions still writing accesses; "
+        "run this again when they end."
     )
-    counted.count += amount
-    counted.save(update_fields=["count"])
