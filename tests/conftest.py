@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 
+from devservices.servers import PrivatePostgres, PrivateRedis, free_port
 from tests.servers import GunicornServer
-from tests.support.services import PrivatePostgres, PrivateRedis, free_port
 
 TEST_KEY_PREFIX = "visits-test"
 

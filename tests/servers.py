@@ -1,7 +1,7 @@
 """
 Real servers the tests start and stop themselves: gunicorn serving the project,
 and nginx terminating TLS in front of it. The private PostgreSQL and Redis that
-a test may take down live in tests.support.services.
+a test may take down live in devservices.servers.
 """
 
 import http.client
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.services import free_port, wait_until
+from devservices.servers import free_port, wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

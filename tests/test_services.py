@@ -17,8 +17,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from devservices.servers import free_port, postgres_answers, redis_answers
 from tests.servers import PROJECT_ROOT
-from tests.support.services import free_port, postgres_answers, redis_answers
 
 # What the wrapped command saw: the servers its environment names, asked for
 # their own port. Then it sleeps argv[2] seconds, or until a Ctrl-C ends it,

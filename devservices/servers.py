@@ -1,0 +1,210 @@
+"""
+The server programs' side: PostgreSQL clusters and redis-servers in folders of
+their own on free ports, probes that tell whether one answers at an address,
+and the way a command is run on them and Ctrl-C is left to it.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+STARTUP_SECONDS = 30
+PROBE_SECONDS = 2
+# PostgreSQL's SSLRequest: any PostgreSQL answers it with one byte, S or N,
+# before it asks for a password, so it tells a server from a stranger.
+SSL_REQUEST = struct.pack("!ii", 8, 80877103)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = STARTUP_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if condition():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{what} did not happen within {seconds} seconds")
+
+
+def first_reply(host: str, port: int, message: bytes) -> bytes:
+    """The first bytes a server at host:port sends back to MESSAGE; none if nothing listens."""
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_SECONDS) as sock:
+            sock.sendall(message)
+            return sock.recv(16)
+    except OSError:
+        return b""
+
+
+def postgres_answers(host: str, port: int) -> bool:
+    return first_reply(host, port, SSL_REQUEST) in (b"S", b"N")
+
+
+def redis_answers(host: str, port: int) -> bool:
+    """A Redis that wants a password still answers PING, with an error."""
+    return first_reply(host, port, b"PING\r\n")[:1] in (b"+", b"-")
+
+
+def postgres_bindir() -> Path | None:
+    """
+    The folder holding initdb and pg_ctl: PG_BINDIR if set, else the one on
+    PATH, pg_config's, or the newest of Debian's /usr/lib/postgresql/<version>/bin.
+    """
+    if os.environ.get("PG_BINDIR"):
+        candidates = [Path(os.environ["PG_BINDIR"])]
+    else:
+        candidates = []
+        if initdb := shutil.which("initdb"):
+            candidates.append(Path(initdb).parent)
+        if pg_config := shutil.which("pg_config"):
+            bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+            candidates.append(Path(bindir.stdout.strip()))
+        candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version, reverse=True)
+    for candidate in candidates:
+        if all(os.access(candidate / program, os.X_OK) for program in ("initdb", "pg_ctl")):
+            return candidate
+    return None
+
+
+def _version(bindir: Path) -> list[int]:
+    return [int(part) for part in bindir.parent.name.split(".") if part.isdigit()]
+
+
+def _folder(directory: Path | None, *, prefix: str) -> Path:
+    """DIRECTORY, created if missing, or a new temporary folder."""
+    if directory is None:
+        return Path(tempfile.mkdtemp(prefix=prefix))
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+class PrivateRedis:
+    """
+    A redis-server of our own, in DIRECTORY (a new temporary folder if none is
+    given). Persistent, it keeps the counter across a restart, as the stack's
+    Redis does; otherwise it saves nothing.
+    """
+
+    def __init__(self, *, persistent: bool = True, directory: Path | None = None) -> None:
+        self.port = free_port()
+        self.persistent = persistent
+        self.directory = _folder(directory, prefix="visits-test-redis-")
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        saving = ["--appendonly", "yes", "--appendfsync", "always"]
+        command = [
+            "redis-server",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--save", "",
+            *(saving if self.persistent else ["--appendonly", "no"]),
+        ]  # fmt: skip
+        # Its own session, so that a Ctrl-C meant for the tests leaves it to them to stop.
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
+        wait_until(self._answers, f"redis-server on port {self.port}")
+
+    def _answers(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PrivatePostgres:
+    """
+    A PostgreSQL cluster of our own in DIRECTORY (a new temporary folder if
+    none is given), trusting every local connection. The server refuses to run
+    as root, so as root it runs as the postgres system user.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.port = free_port()
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise FileNotFoundError(
+                "initdb and pg_ctl were not found: install Debian's postgresql package, "
+                "or set PG_BINDIR to the folder that holds them."
+            )
+        self.bindir = bindir
+        self.directory = _folder(directory, prefix="visits-test-postgres-")
+        self._as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def _run(self, program: str, *arguments: str) -> None:
+        subprocess.run(
+            [*self._as_owner, str(self.bindir / program), *arguments],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def start(self) -> None:
+        """Starts the server, creating the cluster the first time."""
+        if not (self.data / "PG_VERSION").exists():
+            self._run("initdb", "--auth=trust", "--username=postgres", "-D", str(self.data))
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options,
+            "-l", str(self.directory / "log"), "-w", "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def run(command: list[str], environment: dict[str, str]) -> int:
+    """
+    Runs COMMAND to its end and returns its exit status as a shell would. A
+    Ctrl-C reaches the command from the terminal, which is left to finish
+    its own cleanup; a SIGTERM or SIGHUP is passed on to it.
+    """
+    process = subprocess.Popen(command, env=environment)
+
+    def pass_on(signum: int, _frame: object) -> None:
+        process.send_signal(signum)
+
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, lambda _signum, _frame: None),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, pass_on),
+        signal.SIGHUP: signal.signal(signal.SIGHUP, pass_on),
+    }
+    try:
+        status = process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return status if status >= 0 else 128 - status
