@@ -22,7 +22,7 @@ SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/make-sec
     tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
-.PHONY: run test test-stack soak bench screenshots lint lock clean
+.PHONY: run serve test test-stack soak bench screenshots lint lock clean
 
 # The locks pin every package, transitive ones too, with the hashes of its files:
 # pip installs nothing else, and nothing whose file differs from the one locked.
@@ -54,7 +54,14 @@ lock: $(VENV)/.dev-installed
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
 	npm ci --prefix tests/browser --no-audit --no-fund --silent
 
+# Where DB_HOST or CACHE_HOST is not set, a PostgreSQL or a Redis of this
+# checkout's own, its data kept in .run/ (VISITS_RUN_DIR) between runs, stopped
+# when gunicorn exits (devservices); then `serve` on them.
 run: $(VENV)/.runtime-installed
+	$(BIN)/python -m devservices $(MAKE) --no-print-directory serve
+
+# The site on the PostgreSQL and Redis that DB_HOST and CACHE_HOST name.
+serve: $(VENV)/.runtime-installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_superuser

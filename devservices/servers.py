@@ -124,6 +124,13 @@ class PrivateRedis:
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith(b"+PONG")
 
+    def point(self, environment: dict[str, str]) -> None:
+        """Points ENVIRONMENT's CACHE_ variables at this server."""
+        # It has no password, and refuses a client that offers one.
+        environment.pop("CACHE_PASS", None)
+        environment.pop("CACHE_PASS_FILE", None)
+        environment.update(CACHE_HOST="127.0.0.1", CACHE_PORT=str(self.port))
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -176,6 +183,13 @@ class PrivatePostgres:
             "pg_ctl", "-D", str(self.data), "-o", options,
             "-l", str(self.directory / "log"), "-w", "start",
         )  # fmt: skip
+
+    def point(self, environment: dict[str, str]) -> None:
+        """Points ENVIRONMENT's DB_ variables at this server, as its superuser."""
+        environment.pop("DB_PASS_FILE", None)
+        environment.update(
+            DB_HOST="127.0.0.1", DB_PORT=str(self.port), DB_USER="postgres", DB_PASS=""
+        )
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -68,19 +68,13 @@ def with_throwaways(
         cleanup.callback(postgres.remove)
         announce("PostgreSQL", postgres_at, postgres.port)
         postgres.start()
-        environment.pop("DB_PASS_FILE", None)
-        environment.update(
-            DB_HOST="127.0.0.1", DB_PORT=str(postgres.port), DB_USER="postgres", DB_PASS=""
-        )
+        postgres.point(environment)
     if redis_at:
         redis = PrivateRedis(persistent=False)
         cleanup.callback(redis.remove)
         announce("Redis", redis_at, redis.port)
         redis.start()
-        # It has no password, and refuses a client that offers one.
-        environment.pop("CACHE_PASS", None)
-        environment.pop("CACHE_PASS_FILE", None)
-        environment.update(CACHE_HOST="127.0.0.1", CACHE_PORT=str(redis.port))
+        redis.point(environment)
     return environment
 
 
