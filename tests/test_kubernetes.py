@@ -312,7 +312,9 @@ def test_migrate_job_makes_the_app_role_then_runs_migrate_with_lock_as_it(base):
     (wait, app_role) = spec["initContainers"]
     (migrate,) = spec["containers"]
 
-    assert wait["args"] == ["python", "manage.py", "wait_for_services", "--timeout", "60"]
+    assert wait["args"] == [
+        "python", "manage.py", "wait_for_services", "--database-only", "--timeout", "60"
+    ]  # fmt: skip
     assert app_role["args"] == ["python", "manage.py", "ensure_app_role"]
     assert migrate["args"] == ["python", "manage.py", "migrate_with_lock"]
     assert "command" not in migrate  # the image's entrypoint runs it
@@ -325,7 +327,7 @@ def test_migrate_job_makes_the_app_role_then_runs_migrate_with_lock_as_it(base):
         assert environment(container)["DB_PASS_FILE"].endswith("/db_app_password")
     assert environment(web_container(base))["DB_USER"] == "visits"
     for container in (wait, app_role, migrate):
-        # The local-memory cache then: the Job may reach db alone (network-policies.yaml).
+        # No cache: the Job may reach db alone (network-policies.yaml).
         assert "CACHE_HOST" not in environment(container)
     assert spec["restartPolicy"] == "Never"
     assert base[("Job", "migrate")]["spec"]["backoffLimit"] == 4

@@ -60,3 +60,9 @@ def test_wait_for_services_malformed_wait_timeout_stops_it_with_one_line():
         "Configuration error: WAIT_TIMEOUT='soon' is not a positive number of seconds; "
         "correct it or unset it.\n",
     )
+
+
+def test_wait_for_services_database_only_waits_for_no_cache():
+    result = wait_for_services("--database-only", "--timeout", "1", CACHE_PORT=str(free_port()))
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, "PostgreSQL is up.\n", "")

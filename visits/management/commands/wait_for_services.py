@@ -16,18 +16,24 @@ class Command(BaseCommand):
     help = (
         "Wait until the database answers a query and the cache answers PING, or fail after "
         "--timeout seconds (default: WAIT_TIMEOUT, or 60) naming the address and the variables "
-        "to fix."
+        "to fix. --database-only waits for the database alone."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--timeout", type=float)
+        # For what never touches the cache, such as Kubernetes' migrate Job, which
+        # its network policy lets reach the database alone.
+        parser.add_argument("--database-only", action="store_true")
 
-    def handle(self, *args: Any, timeout: float | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, timeout: float | None, database_only: bool = False, **options: Any
+    ) -> None:
         if timeout is None:
             timeout = env_float("WAIT_TIMEOUT", 60.0)
         deadline = time.monotonic() + timeout
         self._wait(health.database_state, deadline, timeout, self._database_hint())
-        self._wait(health.cache_state, deadline, timeout, self._cache_hint())
+        if not database_only:
+            self._wait(health.cache_state, deadline, timeout, self._cache_hint())
 
     def _wait(
         self,
