@@ -6,23 +6,16 @@ from django.db import migrations, models
 from visits.migrations._access_count_triggers import (
     POSTGRESQL_INSTALL,
     POSTGRESQL_REMOVE,
-    SQLITE_INSTALL,
-    SQLITE_REMOVE,
+    require_postgresql,
 )
 
 
 def install_triggers(apps, schema_editor):
     """Create the triggers, then the slot holding the rows that exist now."""
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        # No row may be written between the count below and the triggers taking over.
-        schema_editor.execute("LOCK TABLE visits_access IN SHARE ROW EXCLUSIVE MODE")
-        statements = POSTGRESQL_INSTALL
-    elif vendor == "sqlite":
-        statements = SQLITE_INSTALL
-    else:
-        raise NotImplementedError(f"No access-count triggers for {vendor}.")
-    for statement in statements:
+    require_postgresql(schema_editor)
+    # No row may be written between the count below and the triggers taking over.
+    schema_editor.execute("LOCK TABLE visits_access IN SHARE ROW EXCLUSIVE MODE")
+    for statement in POSTGRESQL_INSTALL:
         schema_editor.execute(statement)
     Access = apps.get_model("visits", "Access")
     AccessCount = apps.get_model("visits", "AccessCount")
@@ -31,8 +24,8 @@ def install_triggers(apps, schema_editor):
 
 
 def remove_triggers(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    for statement in POSTGRESQL_REMOVE if vendor == "postgresql" else SQLITE_REMOVE:
+    require_postgresql(schema_editor)
+    for statement in POSTGRESQL_REMOVE:
         schema_editor.execute(statement)
 
 

@@ -50,55 +50,19 @@ POSTGRESQL_BACKFILL = """
     INSERT INTO visits_hourlyaccesscount (hour, slot, count)
     SELECT date_trunc('hour', created_at, 'UTC'), 0, count(*) FROM visits_access GROUP BY 1
 """
-# Django keeps SQLite datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
-SQLITE_TRIGGERS = [
-    """
-    CREATE TRIGGER visits_access_count_insert AFTER INSERT ON visits_access
-    BEGIN
-        INSERT INTO visits_accesscount (slot, count) VALUES (0, 1)
-        ON CONFLICT (slot) DO UPDATE SET count = count + 1;
-        INSERT INTO visits_hourlyaccesscount (hour, slot, count)
-        VALUES (strftime('%Y-%m-%d %H:00:00', NEW.created_at), 0, 1)
-        ON CONFLICT (hour, slot) DO UPDATE SET count = count + 1;
-    END
-    """,
-    """
-    CREATE TRIGGER visits_access_count_delete AFTER DELETE ON visits_access
-    BEGIN
-        INSERT INTO visits_accesscount (slot, count) VALUES (0, -1)
-        ON CONFLICT (slot) DO UPDATE SET count = count - 1;
-        INSERT INTO visits_hourlyaccesscount (hour, slot, count)
-        VALUES (strftime('%Y-%m-%d %H:00:00', OLD.created_at), 0, -1)
-        ON CONFLICT (hour, slot) DO UPDATE SET count = count - 1;
-    END
-    """,
-]
-SQLITE_BACKFILL = """
-    INSERT INTO visits_hourlyaccesscount (hour, slot, count)
-    SELECT strftime('%Y-%m-%d %H:00:00', created_at), 0, count(*) FROM visits_access GROUP BY 1
-"""
 
 
 def count_hours(apps, schema_editor):
     """Extend the triggers to the hourly counts, then count the hours already there."""
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        schema_editor.execute("LOCK TABLE visits_access IN SHARE ROW EXCLUSIVE MODE")
-        statements = [*POSTGRESQL_FUNCTIONS, POSTGRESQL_BACKFILL]
-    elif vendor == "sqlite":
-        statements = [*of_0002.SQLITE_REMOVE, *SQLITE_TRIGGERS, SQLITE_BACKFILL]
-    else:
-        raise NotImplementedError(f"No access-count triggers for {vendor}.")
-    for statement in statements:
+    of_0002.require_postgresql(schema_editor)
+    schema_editor.execute("LOCK TABLE visits_access IN SHARE ROW EXCLUSIVE MODE")
+    for statement in [*POSTGRESQL_FUNCTIONS, POSTGRESQL_BACKFILL]:
         schema_editor.execute(statement)
 
 
 def stop_counting_hours(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        statements = [*of_0002.POSTGRESQL_REMOVE, *of_0002.POSTGRESQL_INSTALL]
-    else:
-        statements = [*of_0002.SQLITE_REMOVE, *of_0002.SQLITE_INSTALL]
-    for statement in statements:
+    of_0002.require_postgresql(schema_editor)
+    for statement in [*of_0002.POSTGRESQL_REMOVE, *of_0002.POSTGRESQL_INSTALL]:
         schema_editor.execute(statement)
 
 

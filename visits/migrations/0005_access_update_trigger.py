@@ -4,6 +4,8 @@
 
 from django.db import migrations
 
+from visits.migrations._access_count_triggers import require_postgresql
+
 # Statement-level, like the others, with both transition tables: each hour gets
 # one upsert per statement, however many rows moved. PostgreSQL refuses
 # transition tables on "UPDATE OF created_at", so it fires on every UPDATE and
@@ -33,41 +35,18 @@ POSTGRESQL_REMOVE = [
     "DROP TRIGGER visits_access_count_update ON visits_access",
     "DROP FUNCTION visits_access_count_updated()",
 ]
-# Django keeps SQLite datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
-SQLITE_INSTALL = [
-    """
-    CREATE TRIGGER visits_access_count_update AFTER UPDATE OF created_at ON visits_access
-    WHEN strftime('%Y-%m-%d %H:00:00', OLD.created_at)
-         IS NOT strftime('%Y-%m-%d %H:00:00', NEW.created_at)
-    BEGIN
-        INSERT INTO visits_hourlyaccesscount (hour, slot, count)
-        VALUES (strftime('%Y-%m-%d %H:00:00', OLD.created_at), 0, -1)
-        ON CONFLICT (hour, slot) DO UPDATE SET count = count - 1;
-        INSERT INTO visits_hourlyaccesscount (hour, slot, count)
-        VALUES (strftime('%Y-%m-%d %H:00:00', NEW.created_at), 0, 1)
-        ON CONFLICT (hour, slot) DO UPDATE SET count = count + 1;
-    END
-    """,
-]
-SQLITE_REMOVE = ["DROP TRIGGER visits_access_count_update"]
 
 
 def install_trigger(apps, schema_editor):
-    _execute(schema_editor, POSTGRESQL_INSTALL, SQLITE_INSTALL)
+    _execute(schema_editor, POSTGRESQL_INSTALL)
 
 
 def remove_trigger(apps, schema_editor):
-    _execute(schema_editor, POSTGRESQL_REMOVE, SQLITE_REMOVE)
+    _execute(schema_editor, POSTGRESQL_REMOVE)
 
 
-def _execute(schema_editor, postgresql: list[str], sqlite: list[str]) -> None:
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
-        statements = postgresql
-    elif vendor == "sqlite":
-        statements = sqlite
-    else:
-        raise NotImplementedError(f"No access-count triggers for {vendor}.")
+def _execute(schema_editor, statements: list[str]) -> None:
+    require_postgresql(schema_editor)
     for statement in statements:
         schema_editor.execute(statement)
 

@@ -1,10 +1,24 @@
 """
 The statements migration 0002 ran to install the access-count triggers, which
-0003 runs again to undo its own. Not a migration (Django's loader skips names
+0003 runs again to undo its own, and the check that stops each migration with
+triggers on a database other than PostgreSQL. Not a migration (Django's loader skips names
 that start with "_"), and frozen: a change to the triggers is a new migration.
 The slot count, 16, is ACCESS_COUNT_SLOTS as it was; tests/test_triggers.py
 checks the installed functions against the model.
 """
+
+from django.db import NotSupportedError
+
+
+def require_postgresql(schema_editor) -> None:
+    """Stop a migration on any other database: the triggers are PostgreSQL's."""
+    vendor = schema_editor.connection.display_name
+    if schema_editor.connection.vendor != "postgresql":
+        raise NotSupportedError(
+            f"The visits app needs PostgreSQL, not {vendor}: point DB_HOST, DB_PORT and "
+            "DB_NAME at a PostgreSQL server, or unset DB_HOST for make run's own."
+        )
+
 
 POSTGRESQL_INSTALL = [
     # Statement-level triggers with transition tables: a bulk insert or delete of
@@ -57,25 +71,4 @@ POSTGRESQL_REMOVE = [
     "DROP FUNCTION visits_access_count_truncated()",
     "DROP FUNCTION visits_access_count_deleted()",
     "DROP FUNCTION visits_access_count_inserted()",
-]
-# SQLite has row-level triggers only, and one writer at a time: one slot will do.
-SQLITE_INSTALL = [
-    """
-    CREATE TRIGGER visits_access_count_insert AFTER INSERT ON visits_access
-    BEGIN
-        INSERT INTO visits_accesscount (slot, count) VALUES (0, 1)
-        ON CONFLICT (slot) DO UPDATE SET count = count + 1;
-    END
-    """,
-    """
-    CREATE TRIGGER visits_access_count_delete AFTER DELETE ON visits_access
-    BEGIN
-        INSERT INTO visits_accesscount (slot, count) VALUES (0, -1)
-        ON CONFLICT (slot) DO UPDATE SET count = count - 1;
-    END
-    """,
-]
-SQLITE_REMOVE = [
-    "DROP TRIGGER visits_access_count_delete",
-    "DROP TRIGGER visits_access_count_insert",
 ]
