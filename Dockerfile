@@ -7,8 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
     WEB_BIND=0.0.0.0:8080 \
-    DJANGO_STATIC_ROOT=/app/staticfiles \
-    DB_SQLITE_PATH=/app/data/db.sqlite3
+    DJANGO_STATIC_ROOT=/app/staticfiles
 
 # Dependencies first, in a layer of their own: code changes do not reinstall them.
 # The lock pins every package with the hashes of its files, and wheels only: pip
@@ -27,12 +26,11 @@ COPY docker/entrypoint docker/healthcheck.py ./docker/
 
 # Static files are collected at build time; WhiteNoise serves them. The key
 # only satisfies Django's settings for this one command. The service runs as a
-# user that can write nothing but /app/data (the SQLite file, without DB_HOST).
+# user that can write nothing in /app.
 RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0 \
     && groupadd --system --gid 10001 visits \
     && useradd --system --uid 10001 --gid visits --no-create-home --home-dir /app \
-       --shell /usr/sbin/nologin visits \
-    && install --directory --owner visits /app/data
+       --shell /usr/sbin/nologin visits
 
 # Numeric, so that runtimes can verify it is not root without reading /etc/passwd.
 USER 10001:10001

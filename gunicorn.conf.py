@@ -51,14 +51,11 @@ with exit_on_bad_configuration():
     reuse_port = env_bool("WEB_REUSE_PORT", False)
 
     # Threads let one worker overlap the waits on PostgreSQL and Redis; several
-    # workers use both cores. The local-memory cache lives inside one process, so
-    # without Redis a single worker keeps the visit counter whole.
-    _uses_redis = bool(env_str("CACHE_HOST"))
-    # Chosen by measurement (the figures are in docs/benchmark.md, "What the
-    # measurements decided"): the page is CPU-bound, and no mix of workers and
-    # threads beat this one beyond the noise; gthread keeps a slow client from
-    # holding a whole worker.
-    workers = env_int("WEB_CONCURRENCY", 3 if _uses_redis else 1, minimum=1)
+    # workers use both cores. Chosen by measurement (the figures are in
+    # docs/benchmark.md, "What the measurements decided"): the page is CPU-bound,
+    # and no mix of workers and threads beat this one beyond the noise; gthread
+    # keeps a slow client from holding a whole worker.
+    workers = env_int("WEB_CONCURRENCY", 3, minimum=1)
     # gthread, except that requests are read in the worker's event loop, so slow
     # clients hold no thread; WEB_REQUEST_TIMEOUT bounds how long one may take. It
     # is read by each worker, and here too so that a bad value stops the server.
@@ -118,12 +115,6 @@ def on_starting(server) -> None:
         log.warning(
             "DJANGO_SECRET_KEY is not set; generated one for this run, so sessions and "
             "admin logins will not survive a restart."
-        )
-    if not _uses_redis and server.cfg.workers > 1:
-        log.warning(
-            "CACHE_HOST is not set, so each of the %d workers counts visits in its own "
-            "memory; set CACHE_HOST or WEB_CONCURRENCY=1.",
-            server.cfg.workers,
         )
 
 

@@ -256,8 +256,8 @@ def test_gunicorn_malformed_value_stops_it_with_one_line(variable, value, proble
     )
 
 
-def test_gunicorn_with_the_example_environment_runs_one_worker():
-    """.env.example names no Redis, so its counter needs the single worker it gets."""
+def test_gunicorn_with_the_example_environment_runs_three_workers():
+    """.env.example leaves WEB_CONCURRENCY out, so gunicorn runs the measured default."""
     example = (PROJECT_ROOT / ".env.example").read_text().splitlines()
     environment = dict(line.split("=", 1) for line in example if re.match(r"[A-Z_]+=", line))
     result = subprocess.run(
@@ -271,5 +271,5 @@ def test_gunicorn_with_the_example_environment_runs_one_worker():
     )
 
     assert result.returncode == 0, result.stderr
-    assert environment["CACHE_HOST"] == ""
-    assert re.findall(r"^workers += (.*)$", result.stdout, flags=re.MULTILINE) == ["1"]
+    assert "WEB_CONCURRENCY" not in environment
+    assert re.findall(r"^workers += (.*)$", result.stdout, flags=re.MULTILINE) == ["3"]

@@ -2,9 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.db import DatabaseError, connection
-from django_redis.cache import RedisCache
 from redis.exceptions import RedisError
 
 from visits import visit_counter
@@ -34,13 +32,9 @@ def database_state() -> DependencyState:
 
 
 def cache_state() -> DependencyState:
-    """Up when Redis answers PING; the local-memory cache is always up."""
-    cache = caches[DEFAULT_CACHE_ALIAS]
-    if isinstance(cache, RedisCache):
-        try:
-            cache.client.get_client(write=True).ping()
-        except (RedisError, OSError) as error:
-            return DependencyState(
-                product=visit_counter.product_name(), up=False, problem=str(error)
-            )
+    """Up when Redis answers PING."""
+    try:
+        visit_counter.redis_cache().client.get_client(write=True).ping()
+    except (RedisError, OSError) as error:
+        return DependencyState(product=visit_counter.product_name(), up=False, problem=str(error))
     return DependencyState(product=visit_counter.product_name(), up=True)

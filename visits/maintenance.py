@@ -23,8 +23,6 @@ def set_timeouts(*, statement: str, lock: str) -> None:
     Replace, for this connection, the page's short statement and lock timeouts
     (DB_STATEMENT_TIMEOUT, DB_LOCK_TIMEOUT) with a command's own; "0" is none.
     """
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('statement_timeout', %s, false), "
@@ -38,12 +36,11 @@ def one_snapshot() -> Iterator[None]:
     """
     A read-only transaction that sees the database as of one moment while
     writers go on: every access and the counts its triggers wrote are either
-    both visible or both not. (SQLite's immediate transactions hold its single
-    write lock instead.) Within a transaction begun before, that one's.
+    both visible or both not. Within a transaction begun before, that one's.
     """
     begins_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql" and begins_transaction:
+        if begins_transaction:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         yield
@@ -57,8 +54,7 @@ def inserts_paused() -> Iterator[None]:
     keep it to milliseconds.
     """
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            _lock_out_inserts()
+        _lock_out_inserts()
         yield
 
 

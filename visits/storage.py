@@ -1,9 +1,9 @@
 """
 The page's hot path in SQL: store an access and read the access count.
 
-Plain SQL that PostgreSQL and SQLite both take, because the ORM's insert and
-aggregate cost more CPU than the queries themselves (docs/benchmark.md, "The
-hot path"). The table and column names come from the models, once, at import.
+Plain SQL, because the ORM's insert and aggregate cost more CPU than the
+queries themselves (docs/benchmark.md, "The hot path"). The table and column
+names come from the models, once, at import.
 """
 
 from typing import NamedTuple

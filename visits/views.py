@@ -124,7 +124,7 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     """
-    Readiness: PostgreSQL and Redis (or their embedded stand-ins) both answer.
+    Readiness: PostgreSQL and Redis both answer.
     It also says how far the visit counter is behind, which never makes it fail.
     """
     database = health.database_state()

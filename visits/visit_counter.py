@@ -1,15 +1,13 @@
 """
-The visit counter, kept in the cache framework's default cache.
-
-With Redis the counter is one key, changed only by scripts that Redis runs
-atomically, across every worker; it never expires. The local-memory fallback
-is atomic within the one process that holds it.
+The visit counter, kept in the cache framework's default cache, Redis: one
+key, changed only by scripts that Redis runs atomically, across every worker;
+it never expires.
 """
 
 import logging
+from typing import cast
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
-from django.utils.translation import gettext as _
 from django_redis.cache import RedisCache
 from django_redis.exceptions import ConnectionInterrupted
 from redis.commands.core import Script
@@ -52,15 +50,12 @@ def increment(access_id: int) -> int | None:
     value; None if the cache is unreachable. A visit that a rebuild has counted
     already is not counted again.
     """
-    cache = caches[DEFAULT_CACHE_ALIAS]
+    cache = redis_cache()
     try:
-        if isinstance(cache, RedisCache):
-            client = cache.client.get_client(write=True)
-            keys = [cache.make_key(COUNTER_KEY), cache.make_key(COUNTED_UP_TO_KEY)]
-            counted: int = _INCREMENT_SCRIPT(keys, [access_id], client=client)
-            return counted
-        cache.add(COUNTER_KEY, 0, timeout=None)
-        return cache.incr(COUNTER_KEY)
+        client = cache.client.get_client(write=True)
+        keys = [cache.make_key(COUNTER_KEY), cache.make_key(COUNTED_UP_TO_KEY)]
+        counted: int = _INCREMENT_SCRIPT(keys, [access_id], client=client)
+        return counted
     except UNREACHABLE as error:
         logger.warning("Visit not counted: the cache is unreachable (%s).", error)
         return None
@@ -73,10 +68,6 @@ def current() -> int | None:
     except UNREACHABLE as error:
         logger.warning("Visit counter unreadable: the cache is unreachable (%s).", error)
         return None
-
-
-class NotShared(Exception):
-    """The counter lives in one process's memory, out of reach of any other."""
 
 
 # Atomic on the server: SET only when higher, so a raise never loses an increment
@@ -102,12 +93,7 @@ def raise_to(target: int, *, counted_up_to: int) -> tuple[int, int] | tuple[None
     Set the counter to target, the number of accesses whose ids are all at most
     counted_up_to, if it is lower; (before, after), or Nones if unreachable.
     """
-    cache = caches[DEFAULT_CACHE_ALIAS]
-    if not isinstance(cache, RedisCache):
-        raise NotShared(
-            "The visit counter lives in the web server's local memory, which no other "
-            "process can reach; set CACHE_HOST to keep it in Redis."
-        )
+    cache = redis_cache()
     try:
         client = cache.client.get_client(write=True)
         keys = [cache.make_key(COUNTER_KEY), cache.make_key(COUNTED_UP_TO_KEY)]
@@ -121,6 +107,9 @@ def raise_to(target: int, *, counted_up_to: int) -> tuple[int, int] | tuple[None
 
 def product_name() -> str:
     """The name of the cache product holding the counter, as shown to people."""
-    if isinstance(caches[DEFAULT_CACHE_ALIAS], RedisCache):
-        return "Redis"
-    return _("Local memory")
+    return "Redis"
+
+
+def redis_cache() -> RedisCache:
+    """The default cache, which the settings make Redis."""
+    return cast(RedisCache, caches[DEFAULT_CACHE_ALIAS])

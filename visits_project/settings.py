@@ -109,90 +109,68 @@ TEMPLATES = [
     },
 ]
 
-# PostgreSQL when DB_HOST names a server; otherwise an embedded SQLite file, so
-# the app runs on a machine with neither service.
-if env_str("DB_HOST"):
-    _connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
-    DATABASES = {
-        "default": {
-            # Django's backend, with a health check that needs no query (see its module).
-            "ENGINE": "visits.postgresql",
-            "HOST": env_str("DB_HOST"),
-            "PORT": env_int("DB_PORT", 5432, minimum=1),
-            "NAME": env_str("DB_NAME", "visits"),
-            "USER": env_str("DB_USER", "postgres"),
-            "PASSWORD": env_secret("DB_PASS"),
-            # Persistent connections save a connection per request; the health
-            # check replaces one that broke while PostgreSQL was away.
-            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 600),
-            "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": {
-                "connect_timeout": _connect_timeout,
-                # A slow query or a wait for a lock gives up (503) rather than hold
-                # a worker's thread; the maintenance commands set longer ones.
-                "options": (
-                    f"-c statement_timeout={env_milliseconds('DB_STATEMENT_TIMEOUT', 5.0)} "
-                    f"-c lock_timeout={env_milliseconds('DB_LOCK_TIMEOUT', 2.0)}"
-                ),
-                # ...and when the network to the server is cut, no answer comes at
-                # all: the kernel drops the connection once what it sent (a query,
-                # or a keepalive probe after a second of waiting for an answer) has
-                # gone unacknowledged for as long as connecting may take.
-                "tcp_user_timeout": _connect_timeout * 1000,
-                "keepalives_idle": 1,
-                "keepalives_interval": 1,
-            },
-        }
-    }
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env_str("DB_SQLITE_PATH") or BASE_DIR / "db.sqlite3",
-            # IMMEDIATE takes the write lock up front, so concurrent requests
-            # wait for it instead of failing with "database is locked".
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL;",
-            },
-        }
-    }
-
-# Redis when CACHE_HOST names a server; otherwise the local-memory cache, whose
-# counter lives inside one process (gunicorn.conf.py then runs one worker).
-if env_str("CACHE_HOST"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": (
-                f"redis://{env_str('CACHE_HOST')}:{env_int('CACHE_PORT', 6379, minimum=1)}"
-                f"/{env_int('CACHE_DB', 0)}"
+# PostgreSQL and Redis, always: the service has no other path. DB_HOST and
+# CACHE_HOST default to the exercise's host names on its Docker network, so that
+# commands that connect to neither (collectstatic in the image's build,
+# makemigrations --check) need no environment; `make run` starts servers of its
+# own where they are not set (devservices).
+_connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
+DATABASES = {
+    "default": {
+        # Django's backend, with a health check that needs no query (see its module).
+        "ENGINE": "visits.postgresql",
+        "HOST": env_str("DB_HOST") or "db",
+        "PORT": env_int("DB_PORT", 5432, minimum=1),
+        "NAME": env_str("DB_NAME", "visits"),
+        "USER": env_str("DB_USER", "postgres"),
+        "PASSWORD": env_secret("DB_PASS"),
+        # Persistent connections save a connection per request; the health
+        # check replaces one that broke while PostgreSQL was away.
+        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 600),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {
+            "connect_timeout": _connect_timeout,
+            # A slow query or a wait for a lock gives up (503) rather than hold
+            # a worker's thread; the maintenance commands set longer ones.
+            "options": (
+                f"-c statement_timeout={env_milliseconds('DB_STATEMENT_TIMEOUT', 5.0)} "
+                f"-c lock_timeout={env_milliseconds('DB_LOCK_TIMEOUT', 2.0)}"
             ),
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "visits"),
-            "OPTIONS": {
-                "PASSWORD": env_secret("CACHE_PASS") or None,
-                "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
-                "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
-                # Never resend a command: an INCR whose reply was lost would
-                # count one visit twice.
-                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
-            },
-        }
+            # ...and when the network to the server is cut, no answer comes at
+            # all: the kernel drops the connection once what it sent (a query,
+            # or a keepalive probe after a second of waiting for an answer) has
+            # gone unacknowledged for as long as connecting may take.
+            "tcp_user_timeout": _connect_timeout * 1000,
+            "keepalives_idle": 1,
+            "keepalives_interval": 1,
+        },
     }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "visits",
-        }
+}
+
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": (
+            f"redis://{env_str('CACHE_HOST') or 'cache'}:{env_int('CACHE_PORT', 6379, minimum=1)}"
+            f"/{env_int('CACHE_DB', 0)}"
+        ),
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "visits"),
+        "OPTIONS": {
+            "PASSWORD": env_secret("CACHE_PASS") or None,
+            "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
+            "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
+            # Never resend a command: an INCR whose reply was lost would
+            # count one visit twice.
+            "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
+        },
     }
+}
 
 # Failed admin logins are throttled by django-axes: the AXES_FAILURE_LIMIT-th
 # failure from one client address, or for one user name, locks it out for
 # AXES_COOLOFF_TIME, and its attempts are refused with 429 before any password
-# is hashed (its backend comes first). It counts in Redis when there is one, so
-# every worker sees the same count.
+# is hashed (its backend comes first). It counts in Redis, so every worker sees
+# the same count.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -203,11 +181,7 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "visits.request_details.client_address"
 AXES_LOCKOUT_CALLABLE = "visits.views.login_locked_out"
-AXES_HANDLER = (
-    "axes.handlers.cache.AxesCacheHandler"
-    if "RedisCache" in CACHES["default"]["BACKEND"]
-    else "axes.handlers.database.AxesDatabaseHandler"
-)
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

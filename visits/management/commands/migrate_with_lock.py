@@ -23,9 +23,6 @@ class Command(BaseCommand):
         # A migration takes as long as it takes: CREATE INDEX CONCURRENTLY on a
         # large table runs for minutes, without holding page views.
         set_timeouts(statement="0", lock="0")
-        if connection.vendor != "postgresql":
-            call_command("migrate", interactive=False, verbosity=options["verbosity"])
-            return
         with connection.cursor() as cursor:
             # Session-level lock: the others wait here, then find nothing left to apply.
             # They ask again and again rather than block in pg_advisory_lock: a blocked

@@ -28,10 +28,7 @@ class Command(BaseCommand):
         with inserts_paused():
             accesses = storage.access_count()
             counted_up_to = Access.objects.aggregate(last=Max("id"))["last"] or 0
-            try:
-                before, after = visit_counter.raise_to(accesses, counted_up_to=counted_up_to)
-            except visit_counter.NotShared as error:
-                raise CommandError(str(error)) from error
+            before, after = visit_counter.raise_to(accesses, counted_up_to=counted_up_to)
         if before is None:
             raise CommandError(
                 "The visit counter's cache does not answer; check CACHE_HOST and CACHE_PORT "
