@@ -1,5 +1,4 @@
 import datetime
-import ipaddress
 import json
 import zoneinfo
 from http import HTTPStatus
@@ -12,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.conftest import add_to_slot
+from tests.support.database import add_to_slot
 from visits.models import Access
 
 pytestmark = pytest.mark.django_db
@@ -308,30 +307,6 @@ def test_admin_date_hierarchy_half_hour_zone_lists_the_local_day(admin_client, s
     assert [choice["link"] for choice in response.context["choices"]] == [
         "?created_at__day=2&created_at__month=11&created_at__year=2026"
     ]
-
-
-@pytest.mark.parametrize(
-    ("networks", "status"),
-    [([], HTTPStatus.OK), (["127.0.0.0/8"], HTTPStatus.OK), (["10.0.0.0/8"], HTTPStatus.NOT_FOUND)],
-)
-def test_admin_reached_only_from_allowed_networks(client, settings, networks, status):
-    settings.ADMIN_ALLOWED_NETWORKS = [ipaddress.ip_network(network) for network in networks]
-
-    login = client.get(reverse("admin:login"), headers={"Accept": "application/json"})
-    page = client.get(reverse("index"))
-
-    assert login.status_code == status
-    assert page.status_code == HTTPStatus.OK
-
-
-def test_admin_outside_allowed_networks_is_a_404_in_the_clients_format(client, settings):
-    settings.ADMIN_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
-
-    response = client.get(reverse("admin:index"), headers={"Accept": "application/json"})
-
-    assert json.loads(response.content) == {
-        "error": "Não há nada neste endereço; confira-o ou comece pela página de visitas."
-    }
 
 
 LOGIN = reverse("admin:login")

@@ -4,6 +4,10 @@ import datetime
 import json
 import re
 
+import pytest
+
+pytestmark = pytest.mark.processes
+
 UTC = datetime.UTC
 TEXT_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (DEBUG|INFO|WARNING|ERROR) ")
 
