@@ -4,8 +4,8 @@ import stat
 import threading
 import time
 
-from tests.servers import free_port
 from tests.stack.docker_cli import COUNTED, Stack, counts, docker, inspect, labelled, wait_healthy
+from tests.support.services import free_port
 
 CACHE_DOWN = (
     "Banco PostgreSQL tem {n} registros. O contador de visitas do Redis está indisponível "
