@@ -46,16 +46,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.processes)
 
 
-def uses_services(item: pytest.Item) -> bool:
-    return item.get_closest_marker("django_db") is not None or bool(
-        SERVICE_FIXTURES & set(item.fixturenames)
-    )
-
-
 @pytest.fixture(autouse=True)
 def services_where_used(request: pytest.FixtureRequest) -> None:
     """The real services, and a counter without visits, for the tests that use them only."""
-    if uses_services(request.node):
+    test = request.node
+    if test.get_closest_marker("django_db") or SERVICE_FIXTURES & set(test.fixturenames):
         request.getfixturevalue("fresh_counter")
         request.getfixturevalue("collected_static")
 

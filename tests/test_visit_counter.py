@@ -21,12 +21,12 @@ def test_increment_from_nothing_counts_one_then_two():
 def test_increment_key_never_expires():
     visit_counter.increment(1)
 
-    redis = cache.client.get_client(write=True)
-    assert redis.ttl(cache.make_key(visit_counter.COUNTER_KEY)) == -1
+    client = cache.client.get_client(write=True)
+    assert client.ttl(cache.make_key(visit_counter.COUNTER_KEY)) == -1
 
 
 def test_counter_key_is_the_configured_prefix_then_version_then_visit_counter():
-    """The form operators read with redis-cli (README), as the cache makes it."""
+    """The form bench/scratch.py and the soak test read from Redis without Django's cache."""
     assert cache.make_key(visit_counter.COUNTER_KEY) == "visits-test:1:visit-counter"
 
 
@@ -39,8 +39,8 @@ def test_raise_counts_every_access_up_to_an_id_once_and_for_ten_minutes():
 
     assert visit_counter.raise_to(7, counted_up_to=9) == (1, 7)
     assert [visit_counter.increment(9), visit_counter.increment(10)] == [7, 8]
-    redis = cache.client.get_client(write=True)
-    assert 590 < redis.ttl(cache.make_key(visit_counter.COUNTED_UP_TO_KEY)) <= 600
+    client = cache.client.get_client(write=True)
+    assert 590 < client.ttl(cache.make_key(visit_counter.COUNTED_UP_TO_KEY)) <= 600
 
 
 def test_raise_that_changes_nothing_leaves_later_increments_counted():
