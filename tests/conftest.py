@@ -1,8 +1,17 @@
 """
-Fixtures shared by the suite. Every test talks to the real PostgreSQL and Redis
-named by the environment (`make test` sets them); the suite refuses to run on
-the settings' default hosts (DB_HOST and CACHE_HOST must be set), and touches
-only the Redis keys under its own prefix.
+Fixtures shared by the suite; the helpers behind them live in tests.support.
+
+Tests of pure modules need no service. Every test that uses the database (the
+django_db marker or a fixture that needs it), or starts gunicorn, gets the real
+PostgreSQL and Redis the environment names (`make test` sets them), checked once,
+and starts with no visit counted; a test that uses only the cache asks for that
+with the fresh_counter fixture. The suite refuses the settings' default hosts
+(DB_HOST and CACHE_HOST must be set), and touches only the Redis keys under its
+own prefix.
+
+Tests that start processes (gunicorn, nginx, PostgreSQL, Redis, manage.py, a
+browser, tools) carry the `processes` marker: `pytest -m "not processes"` skips
+them. Those using the fixtures that start processes get it here.
 """
 
 import pytest
@@ -12,13 +21,43 @@ from django.core.management import call_command
 from django.db import connection
 
 from devservices.servers import PrivatePostgres, PrivateRedis, free_port
-from tests.servers import GunicornServer
+from tests.support.servers import GunicornServer
 from visits_project.env import env_str
 
 TEST_KEY_PREFIX = "visits-test"
 
+# The fixtures that start a process (tls_proxy and open_browser are their test
+# files' own); test files that start processes throughout mark themselves.
+PROCESS_FIXTURES = {
+    "start_gunicorn",
+    "gunicorn",
+    "private_redis",
+    "private_postgres",
+    "tls_proxy",
+    "open_browser",
+}
+# Using any of these means using the real PostgreSQL and Redis.
+SERVICE_FIXTURES = {"db", "transactional_db", "start_gunicorn", "fresh_counter"}
 
-def pytest_configure(config: pytest.Config) -> None:
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PROCESS_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.processes)
+
+
+@pytest.fixture(autouse=True)
+def services_where_used(request: pytest.FixtureRequest) -> None:
+    """The real services, and a counter without visits, for the tests that use them only."""
+    test = request.node
+    if test.get_closest_marker("django_db") or SERVICE_FIXTURES & set(test.fixturenames):
+        request.getfixturevalue("fresh_counter")
+        request.getfixturevalue("collected_static")
+
+
+@pytest.fixture(scope="session")
+def real_services() -> None:
+    """Stops the run unless the environment names PostgreSQL and Redis, and the tests' prefix."""
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
     if not (env_str("DB_HOST") and env_str("CACHE_HOST")):
         pytest.exit(
@@ -34,22 +73,22 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def collected_static(django_db_blocker) -> None:
     """Templates name hashed static files, which exist once collectstatic has run."""
     call_command("collectstatic", "--noinput", verbosity=0)
 
 
-@pytest.fixture(autouse=True)
-def fresh_counter():
-    """Each test starts with no visit counted, deleting only the suite's own keys."""
+@pytest.fixture
+def fresh_counter(real_services):
+    """The test starts with no visit counted, deleting only the suite's own keys."""
     cache.delete_pattern("*")
     yield
     cache.delete_pattern("*")
 
 
 @pytest.fixture
-def start_gunicorn(tmp_path):
+def start_gunicorn(tmp_path, real_services):
     """Starts real gunicorn servers with extra environment; stops them afterwards."""
     started: list[GunicornServer] = []
 
@@ -92,13 +131,3 @@ def private_postgres():
     postgres.start()
     yield postgres
     postgres.remove()
-
-
-def add_to_slot(slot: int, amount: int) -> None:
-    """Change one slot of the access count behind the triggers' back, as a manual edit would."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO visits_accesscount AS counted (slot, count) VALUES (%s, %s) "
-            "ON CONFLICT (slot) DO UPDATE SET count = counted.count + EXCLUDED.count",
-            [slot, amount],
-        )

@@ -5,7 +5,11 @@ import re
 import subprocess
 import sys
 
-from tests.servers import PROJECT_ROOT
+import pytest
+
+from tests.support.servers import PROJECT_ROOT
+
+pytestmark = [pytest.mark.processes, pytest.mark.usefixtures("real_services")]
 
 
 def test_bench_smoke_runs_each_implementation_and_counts_agree():

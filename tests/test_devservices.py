@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from devservices.servers import free_port, postgres_answers, redis_answers, wait_until
-from tests.servers import PROJECT_ROOT, fetch
+from tests.support.servers import PROJECT_ROOT, fetch
+
+pytestmark = pytest.mark.processes
 
 VENV = Path(sys.executable).parent.parent
 

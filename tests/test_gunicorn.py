@@ -10,8 +10,11 @@ import psycopg
 import pytest
 from django.db import connection
 
-from tests.servers import BIN, PROJECT_ROOT, TlsProxy, free_port, raw_request
+from devservices.servers import free_port
+from tests.support.servers import BIN, PROJECT_ROOT, TlsProxy, raw_request
 from visits.models import Access
+
+pytestmark = pytest.mark.processes
 
 
 def test_gunicorn_non_utf8_header_bytes_are_stored_not_a_500(gunicorn):

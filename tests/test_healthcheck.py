@@ -4,7 +4,12 @@ import os
 import subprocess
 import sys
 
-from tests.servers import PROJECT_ROOT, free_port
+import pytest
+
+from devservices.servers import free_port
+from tests.support.servers import PROJECT_ROOT
+
+pytestmark = pytest.mark.processes
 
 HEALTHCHECK = PROJECT_ROOT / "docker" / "healthcheck.py"
 

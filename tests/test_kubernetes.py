@@ -20,7 +20,10 @@ from django.urls import resolve
 from kubernetes_validate.utils import all_versions, major_minor
 from packaging.version import Version
 
-from tests.servers import PROJECT_ROOT
+from tests.support.servers import PROJECT_ROOT
+
+# kubectl renders the manifests; git says what it ignores.
+pytestmark = pytest.mark.processes
 
 KUBERNETES_DIR = PROJECT_ROOT / "deploy" / "kubernetes"
 KUSTOMIZATIONS = sorted(

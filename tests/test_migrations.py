@@ -4,7 +4,11 @@ import os
 import subprocess
 import sys
 
-from tests.servers import PROJECT_ROOT
+import pytest
+
+from tests.support.servers import PROJECT_ROOT
+
+pytestmark = pytest.mark.processes
 
 
 def test_migrate_on_sqlite_stops_at_the_first_trigger_naming_postgresql(tmp_path):

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.servers import read_until_closed
-from tests.slow_clients import SlowClients, probe_during
+from tests.support.servers import read_until_closed
+from tests.support.slow_clients import SlowClients, probe_during
 from visits.models import Access
 from visits_project.request_buffering import RequestCollector
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from devservices.servers import free_port, postgres_answers, redis_answers
-from tests.servers import PROJECT_ROOT
+from tests.support.servers import PROJECT_ROOT
 
 # What the wrapped command saw: the servers its environment names, asked for
 # their own port. Then it sleeps argv[2] seconds, or until a Ctrl-C ends it,
@@ -26,6 +26,8 @@ from tests.servers import PROJECT_ROOT
 PROBE = """
 import os, signal, sys, time
 import psycopg, redis
+
+pytestmark = pytest.mark.processes
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 env = os.environ
 database = psycopg.connect(

@@ -1,32 +1,21 @@
-"""Start-up configuration, checked through manage.py as an operator runs it."""
+"""visits_project/settings.py: start-up configuration, most of it read through manage.py."""
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from django.db import connection
 
-from tests.servers import PROJECT_ROOT
+from tests.support.commands import manage
+from tests.support.database import session_timeouts
 
 STRONG_KEY = "k3y-for-tests-only-" + "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def manage(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **environment},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def check_ids(output: str) -> list[str]:
     return sorted(set(re.findall(r"^\?: \(([\w.]+)\) ", output, flags=re.MULTILINE)))
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),
     [
@@ -58,14 +47,7 @@ def test_settings_malformed_value_stops_start_up_naming_variable(variable, value
     assert result.stderr == f"Configuration error: {variable}={value!r} {problem}\n"
 
 
-def test_settings_without_secret_key_warn_that_sessions_will_not_survive():
-    result = manage("check", DJANGO_SECRET_KEY="")
-
-    assert result.returncode == 0
-    assert "visits.W001" in result.stderr
-    assert "DJANGO_SECRET_KEY is not set, so a random key was generated" in result.stderr
-
-
+@pytest.mark.processes
 def test_settings_deploy_check_reports_only_https_items():
     result = manage("check", "--deploy", "--fail-level", "ERROR", DJANGO_SECRET_KEY=STRONG_KEY)
 
@@ -74,6 +56,7 @@ def test_settings_deploy_check_reports_only_https_items():
     assert reported == ["security.W004", "security.W008", "security.W012", "security.W016"]
 
 
+@pytest.mark.processes
 def test_settings_https_mode_clears_the_https_items_but_hsts():
     result = manage("check", "--deploy", DJANGO_SECRET_KEY=STRONG_KEY, DJANGO_HTTPS="true")
 
@@ -81,6 +64,7 @@ def test_settings_https_mode_clears_the_https_items_but_hsts():
     assert reported == ["security.W004"]
 
 
+@pytest.mark.processes
 def test_settings_https_with_hsts_pass_the_deploy_check_clean():
     result = manage(
         "check", "--deploy", DJANGO_SECRET_KEY=STRONG_KEY, DJANGO_HTTPS="true",
@@ -102,6 +86,7 @@ def settings_value(expression: str, **environment: str) -> str:
     return result.stdout.strip() or result.stderr.strip()
 
 
+@pytest.mark.processes
 def test_settings_secrets_read_from_files_drop_the_trailing_newline(tmp_path):
     (tmp_path / "db_pass").write_text("pass word from a file\n")
     (tmp_path / "secret_key").write_text(STRONG_KEY + "\r\n")
@@ -120,6 +105,7 @@ def test_settings_secrets_read_from_files_drop_the_trailing_newline(tmp_path):
     assert value == f"pass word from a file {STRONG_KEY} redis-secret True"
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
@@ -143,6 +129,7 @@ def test_settings_unusable_secret_file_stops_start_up_naming_variable(tmp_path, 
     assert result.stderr == f"Configuration error: DB_PASS_FILE={str(path)!r} {problem}\n"
 
 
+@pytest.mark.processes
 def test_settings_secret_and_its_file_both_set_stop_start_up(tmp_path):
     path = tmp_path / "secret_key"
     path.write_text(STRONG_KEY)
@@ -156,6 +143,7 @@ def test_settings_secret_and_its_file_both_set_stop_start_up(tmp_path):
     )
 
 
+@pytest.mark.processes
 def test_settings_retired_proxy_count_stops_start_up_naming_its_successor():
     result = manage("check", DJANGO_TRUSTED_PROXY_COUNT="1")
 
@@ -164,3 +152,11 @@ def test_settings_retired_proxy_count_stops_start_up_naming_its_successor():
         "Configuration error: DJANGO_TRUSTED_PROXY_COUNT is no longer read; name your proxies' "
         "networks in DJANGO_TRUSTED_PROXIES instead (e.g. 10.0.0.0/8).\n"
     )
+
+
+def test_page_connection_gives_up_on_slow_queries_lock_waits_and_a_silent_network(db):
+    assert session_timeouts() == ("5s", "2s")
+    connection.ensure_connection()
+    parameters = connection.connection.info.get_parameters()
+    network = {name: parameters[name] for name in ("tcp_user_timeout", "keepalives_idle")}
+    assert network == {"tcp_user_timeout": "3000", "keepalives_idle": "1"}

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 import polib
+import pytest
 
-from tests.servers import PROJECT_ROOT
+from tests.support.servers import PROJECT_ROOT
 
 CATALOG = PROJECT_ROOT / "visits/locale/pt_BR/LC_MESSAGES/django.po"
 
@@ -32,6 +33,7 @@ def test_compiled_catalog_matches_its_source():
     assert messages(compiled) == messages(source)
 
 
+@pytest.mark.processes
 def test_catalog_holds_every_message_in_the_code(tmp_path: Path):
     copy = tmp_path / "visits"
     shutil.copytree(PROJECT_ROOT / "visits", copy)

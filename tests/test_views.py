@@ -1,11 +1,19 @@
-import ipaddress
+"""visits/views.py: the page, the stats, the probes and the error handlers, through Django."""
+
+import datetime
 import json
+import re
 from http import HTTPStatus
 
 import pytest
+from django.db import connection
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
+from django.views.defaults import server_error
 
-from visits.models import USER_AGENT_MAX_LENGTH, Access
+from visits import visit_counter
+from visits.models import Access
 from visits.visit_counter import current
 
 pytestmark = pytest.mark.django_db
@@ -152,57 +160,6 @@ def test_index_records_client_address_and_user_agent(client):
     assert (access.client_address, access.user_agent) == ("203.0.113.7", "curl/8.5.0")
 
 
-def test_index_overlong_user_agent_is_truncated_not_rejected(client):
-    response = client.get(reverse("index"), headers={"User-Agent": "x" * 10_000})
-
-    assert response.status_code == HTTPStatus.OK
-    assert Access.objects.get().user_agent == "x" * USER_AGENT_MAX_LENGTH
-
-
-def test_index_non_utf8_and_nul_bytes_in_user_agent_are_stored_replaced(client):
-    # WSGI passes header bytes as latin-1 text: b"caf\xc3\xa9 \xff\x00" arrives so.
-    raw = b"caf\xc3\xa9 \xff\x00".decode("latin-1")
-
-    response = client.get(reverse("index"), HTTP_USER_AGENT=raw)
-
-    assert response.status_code == HTTPStatus.OK
-    assert Access.objects.get().user_agent == "café \ufffd\ufffd"
-
-
-def test_index_forwarded_for_ignored_without_trusted_proxy(client):
-    client.get(reverse("index"), headers={"X-Forwarded-For": "198.51.100.1"})
-
-    assert Access.objects.get().client_address == "127.0.0.1"
-
-
-@pytest.mark.parametrize(
-    ("forwarded", "stored"),
-    [
-        ("198.51.100.1", "198.51.100.1"),
-        ("6.6.6.6, 198.51.100.1", "198.51.100.1"),
-        ("198.51.100.1, 127.0.0.2", "198.51.100.1"),
-        ("fe80::1%eth0", "fe80::1"),
-        ("::ffff:198.51.100.7", "198.51.100.7"),
-        ("[::1]", "127.0.0.1"),
-        ("not-an-address", "127.0.0.1"),
-        (",,,", "127.0.0.1"),
-        ("999.1.1.1", "127.0.0.1"),
-        ("1.2.3.4 5.6.7.8", "127.0.0.1"),
-        (", ".join(f"10.0.{hop // 250}.{hop % 250 + 1}" for hop in range(100)), "10.0.0.100"),
-    ],
-)
-def test_index_forwarded_for_from_trusted_proxy_names_nearest_untrusted_hop(
-    client, settings, forwarded, stored
-):
-    """Behind trusted proxies (127.0.0.0/8), the rightmost other address is the client's."""
-    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.0/8")]
-
-    response = client.get(reverse("index"), headers={"X-Forwarded-For": forwarded})
-
-    assert response.status_code == HTTPStatus.OK
-    assert Access.objects.get().client_address == stored
-
-
 def test_healthz_touches_nothing(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get(reverse("healthz"))
@@ -263,3 +220,97 @@ def test_host_not_allowed_answers_400_in_the_clients_format_and_counts_nothing(c
         "tente de novo."
     }
     assert Access.objects.count() == 0
+
+
+NOW = datetime.datetime(2026, 11, 27, 21, 30, tzinfo=datetime.UTC)  # 18:30 in São Paulo
+LOCAL = datetime.timezone(datetime.timedelta(hours=-3))
+
+
+@pytest.fixture
+def traffic(monkeypatch):
+    """
+    Three accesses at fixed times, read with the clock stopped at NOW: no hour or
+    day can turn between storing them and drawing them.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO visits_access (created_at, user_agent) VALUES "
+            "('2026-11-27 12:10+00', 'a'), ('2026-11-27 21:05+00', 'b'), "
+            "('2026-11-27 21:25+00', 'c')"
+        )
+    monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
+
+
+def hourly_expected(**counts: int) -> list[tuple[datetime.datetime, int]]:
+    """The 24 local hours before NOW, oldest first, with the counts given as h09=1."""
+    first = datetime.datetime(2026, 11, 26, 19, tzinfo=LOCAL)
+    hours = [first + datetime.timedelta(hours=n) for n in range(24)]
+    return [(hour, counts.get(f"h{hour:%H}", 0)) for hour in hours]
+
+
+def test_stats_page_draws_24_hourly_and_30_daily_bars_in_portuguese(client, traffic):
+    response = client.get(reverse("stats"))
+    page = response.content.decode()
+
+    # Each bar names its value on hover: the hourly chart's 24, then the daily chart's 30.
+    bars = re.findall(r"<g>\s*<title>([^<]*)</title>", page)
+    assert response.status_code == HTTPStatus.OK
+    assert page.count('<rect class="bar"') == 24 + 30
+    assert bars[:24] == [f"{hour:%H:%M}: {n}" for hour, n in hourly_expected(h09=1, h18=2)]
+    assert bars[24:] == [f"{day} Out: 0" for day in range(29, 32)] + [
+        f"{day} Nov: {3 if day == 27 else 0}" for day in range(1, 28)
+    ]
+    assert '<rect class="bar" x="693.0" y="16.0" width="24.0" height="180.0"/>' in page
+    assert "Visualizações por hora (pico de 2)" in page
+    assert "Visualizações por dia (pico de 3)" in page
+    assert "3 visualizações de página registradas ao todo." in page
+    assert "Visualizações por hora, últimas 24 horas" in page
+
+
+def test_stats_page_in_english(client):
+    response = client.get(reverse("stats"), headers={"Accept-Language": "en"})
+
+    assert "0 page views recorded in all." in response.content.decode()
+    assert "Page views per day, last 30 days" in response.content.decode()
+
+
+def test_stats_json_gives_the_same_numbers_and_counts_nothing(client, traffic):
+    response = client.get(reverse("stats-json"))
+    data = json.loads(response.content)
+
+    first_day = datetime.date(2026, 10, 29)
+    days = [first_day + datetime.timedelta(days=n) for n in range(30)]
+    assert response["Content-Type"] == "application/json"
+    assert data == {
+        "accesses": 3,
+        "time_zone": "America/Sao_Paulo",
+        "hourly": [
+            {"hour": hour.isoformat(), "accesses": n} for hour, n in hourly_expected(h09=1, h18=2)
+        ],
+        "daily": [{"date": day.isoformat(), "accesses": 3 if day.day == 27 else 0} for day in days],
+    }
+    assert Access.objects.count() == 3
+    assert visit_counter.current() == 0
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"), [("pt-BR", "Página não encontrada"), ("en", "Page not found")]
+)
+def test_not_found_page_is_styled_in_the_right_language(client, language, heading):
+    response = client.get(
+        "/nothing-here", headers={"Accept": "text/html", "Accept-Language": language}
+    )
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert f"<h1>{heading}</h1>" in response.content.decode()
+    assert "/static/visits/page." in response.content.decode()
+
+
+def test_server_error_page_is_styled_and_says_what_to_do():
+    # Django renders it for any unhandled exception, in the language the request chose.
+    with translation.override("pt-br"):
+        response = server_error(RequestFactory().get("/"))
+
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert "<h1>Algo deu errado</h1>" in response.content.decode()
+    assert "tente novamente em alguns instantes" in response.content.decode()

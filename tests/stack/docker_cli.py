@@ -8,7 +8,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.servers import PROJECT_ROOT, Reply, fetch, free_port
+from devservices.servers import free_port
+from tests.support.servers import PROJECT_ROOT, Reply, fetch
 
 LABEL_KEY = "org.visits.stack"
 COUNTED = re.compile(r"Banco PostgreSQL tem (\d+) registros\. Redis conta (\d+) visitas\.")

@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from tests.servers import PROJECT_ROOT, fetch, free_port
+from devservices.servers import free_port
 from tests.stack.docker_cli import docker, inspect, wait_healthy
+from tests.support.servers import PROJECT_ROOT, fetch
 
 PROJECT = "visits-test-compose"
 MIB = 1024 * 1024

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tests.slow_clients import SlowClients, probe_during
 from tests.stack.docker_cli import docker, inspect
+from tests.support.slow_clients import SlowClients, probe_during
 
 NANO = 1_000_000_000
 JSON = {"Accept": "application/json"}

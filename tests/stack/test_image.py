@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from tests.servers import PROJECT_ROOT
 from tests.stack.docker_cli import docker, inspect
+from tests.support.servers import PROJECT_ROOT
 
 BASE_IMAGE = "python:3.11-slim-bookworm"
 MB = 1_000_000

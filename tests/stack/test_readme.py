@@ -5,8 +5,8 @@ import shlex
 
 import pytest
 
-from tests.servers import PROJECT_ROOT, fetch
 from tests.stack.docker_cli import docker, inspect, wait_healthy
+from tests.support.servers import PROJECT_ROOT, fetch
 
 NAMES = [
     ("container", "visits-db"),

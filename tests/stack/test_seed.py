@@ -4,8 +4,8 @@ import shlex
 
 import pytest
 
-from tests.servers import PROJECT_ROOT, fetch
 from tests.stack.docker_cli import docker, inspect, wait_healthy
+from tests.support.servers import PROJECT_ROOT, fetch
 
 SEED_COMMANDS = [
     "docker build -t desafio3-web .",

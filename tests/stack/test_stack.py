@@ -4,7 +4,7 @@ import stat
 import threading
 import time
 
-from tests.servers import free_port
+from devservices.servers import free_port
 from tests.stack.docker_cli import COUNTED, Stack, counts, docker, inspect, labelled, wait_healthy
 
 CACHE_DOWN = (

@@ -18,9 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.servers import PROJECT_ROOT, Reply, fetch, free_port
+from devservices.servers import free_port
 from tests.stack.docker_cli import docker
 from tests.stack.swarm_cluster import SwarmCluster
+from tests.support.servers import PROJECT_ROOT, Reply, fetch
 
 STACK = "visits-test-swarm"
 WEB_IMAGE = f"{STACK}-web"

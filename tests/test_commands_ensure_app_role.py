@@ -9,7 +9,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.servers import PROJECT_ROOT, postgres_admin
+from tests.support.database import postgres_admin
+from tests.support.servers import PROJECT_ROOT
+
+pytestmark = [pytest.mark.processes, pytest.mark.usefixtures("real_services")]
 
 
 class Cluster:

@@ -1,83 +1,75 @@
-"""Outages of Redis and PostgreSQL, with real servers stopped and started again."""
+"""
+visits/middleware.py: a 503 of one sentence while PostgreSQL is down or too slow,
+and the admin only from its networks.
+"""
 
+import ipaddress
 import json
 import os
 import subprocess
 import sys
 import time
+from http import HTTPStatus
 
 import psycopg
-import redis
-from django.db import connection
-from prometheus_client.parser import text_string_to_metric_families
+import pytest
+from django.db import InterfaceError, OperationalError, connection
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import translation
+from psycopg import errors as postgresql_errors
 
-from tests.servers import PROJECT_ROOT, database_arguments, session_timeouts
+from tests.support.database import database_arguments
+from tests.support.servers import PROJECT_ROOT, scraped_metric
 from visits import visit_counter
-from visits.models import Access
+from visits.middleware import DatabaseUnavailableMiddleware
 
-REDIS_DOWN_PT = (
-    "Banco PostgreSQL tem {n} registros. O contador de visitas do Redis está indisponível "
-    "no momento, então esta visita foi registrada, mas não contada."
-)
 POSTGRES_DOWN_PT = (
     "O banco de dados PostgreSQL está indisponível no momento; tente novamente em alguns instantes."
 )
 POSTGRES_DOWN_EN = (
     "The PostgreSQL database is unavailable right now; please try again in a few moments."
 )
+TOO_SLOW_PT = (
+    "O banco de dados PostgreSQL demorou demais para responder; tente novamente em alguns "
+    "instantes."
+)
+TOO_SLOW_EN = "The PostgreSQL database took too long to answer; please try again in a few moments."
 
 
-def metric(server, name: str) -> float:
-    """One unlabelled sample of the server's /metrics, scraped now."""
-    scrape = server.get("/metrics")
-    assert scrape.status == 200
-    for family in text_string_to_metric_families(scrape.body):
-        for sample in family.samples:
-            if sample.name == name:
-                return sample.value
-    raise AssertionError(f"{name} is not in /metrics")
+def unavailable(exception: Exception, **headers: str):
+    """The middleware's answer to EXCEPTION raised by the view of a request with HEADERS."""
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    # Django's LocaleMiddleware, which runs first, would have chosen by Accept-Language.
+    with translation.override(headers.pop("language", "pt-br")):
+        return middleware.process_exception(RequestFactory().get("/", headers=headers), exception)
 
 
-def test_redis_down_records_access_and_says_counter_unavailable_then_recovers(
-    gunicorn, private_redis
-):
-    server = gunicorn(CACHE_PORT=str(private_redis.port), WEB_CONCURRENCY="2")
-    counter = redis.Redis(port=private_redis.port)
-    assert server.get("/").body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
+def test_database_unavailable_is_a_503_with_one_sentence_and_retry_after():
+    response = unavailable(OperationalError("connection refused"))
 
-    private_redis.stop()
-    plain = server.get("/")
-    as_json = server.get("/", headers={"Accept": "application/json", "Accept-Language": "en"})
-    ready = server.get("/readyz")
+    assert (response.status_code, response.content.decode()) == (503, POSTGRES_DOWN_PT)
+    assert response["Retry-After"] == "5"
 
-    as_html = server.get("/", headers={"Accept": "text/html"})
-    assert (plain.status, plain.body) == (200, REDIS_DOWN_PT.format(n=2))
-    assert as_html.status == 200
-    assert "O Redis está indisponível no momento" in as_html.body
-    assert as_json.status == 200
-    assert json.loads(as_json.body) == {
-        "accesses": 3,
-        "visits": None,
-        "database": "PostgreSQL",
-        "cache": "Redis",
-        "message": "PostgreSQL database has 3 records. The Redis visit counter is unavailable "
-        "right now, so this visit was recorded but not counted.",
-    }
-    assert ready.status == 503
-    assert json.loads(ready.body)["cache"] == {"engine": "Redis", "state": "down"}
-    assert json.loads(ready.body)["counter"] is None
-    assert metric(server, "visits_counter_unavailable_total") == 3
-    assert "WARNING visits.visit_counter: Visit not counted: the cache is unreachable" in (
-        server.log()
-    )
 
-    private_redis.start()
-    recovered = server.get("/")
+def test_database_timeout_says_it_took_too_long_in_the_clients_format():
+    try:
+        raise OperationalError("canceling statement") from postgresql_errors.QueryCanceled()
+    except OperationalError as error:
+        timed_out = error
 
-    assert recovered.body == "Banco PostgreSQL tem 5 registros. Redis conta 2 visitas."
-    assert Access.objects.count() == 5
-    assert int(counter.get("visits-test:1:visit-counter")) == 2
-    assert json.loads(server.get("/readyz").body)["counter"]["behind"] == 3
+    response = unavailable(timed_out, Accept="application/json", language="en")
+
+    assert response.status_code == 503
+    assert json.loads(response.content) == {"error": TOO_SLOW_EN}
+
+
+def test_lost_connection_is_a_503_too():
+    assert unavailable(InterfaceError("connection already closed")).status_code == 503
+
+
+def test_other_exceptions_are_left_to_django():
+    assert unavailable(ValueError("a bug")) is None
 
 
 def test_postgres_down_is_503_counts_nothing_then_recovers_without_restart(
@@ -107,7 +99,7 @@ def test_postgres_down_is_503_counts_nothing_then_recovers_without_restart(
     assert (as_json.status, json.loads(as_json.body)) == (503, {"error": POSTGRES_DOWN_EN})
     assert ready.status == 503
     assert json.loads(ready.body)["database"] == {"engine": "PostgreSQL", "state": "down"}
-    assert metric(server, "visits_database_unavailable_total") == 3
+    assert scraped_metric(server, "visits_database_unavailable_total") == 3
     assert visit_counter.current() == 1
     assert "Traceback" not in plain.body + as_json.body
 
@@ -117,21 +109,6 @@ def test_postgres_down_is_503_counts_nothing_then_recovers_without_restart(
     assert [reply.status for reply in replies] == [200] * 4
     assert replies[-1].body == "Banco PostgreSQL tem 5 registros. Redis conta 5 visitas."
     assert visit_counter.current() == 5
-
-
-TOO_SLOW_PT = (
-    "O banco de dados PostgreSQL demorou demais para responder; tente novamente em alguns "
-    "instantes."
-)
-TOO_SLOW_EN = "The PostgreSQL database took too long to answer; please try again in a few moments."
-
-
-def test_page_connection_gives_up_on_slow_queries_lock_waits_and_a_silent_network(db):
-    assert session_timeouts() == ("5s", "2s")
-    connection.ensure_connection()
-    parameters = connection.connection.info.get_parameters()
-    network = {name: parameters[name] for name in ("tcp_user_timeout", "keepalives_idle")}
-    assert network == {"tcp_user_timeout": "3000", "keepalives_idle": "1"}
 
 
 def test_table_locked_elsewhere_is_503_after_lock_timeout_and_records_nothing(gunicorn):
@@ -177,3 +154,29 @@ def test_statement_over_its_timeout_is_503_and_records_nothing(gunicorn):
     assert waited < 1.5
     assert "Answered 503 to GET /: canceling statement due to statement timeout" in server.log()
     assert server.get("/").body == "Banco PostgreSQL tem 1 registros. Redis conta 1 visitas."
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("networks", "status"),
+    [([], HTTPStatus.OK), (["127.0.0.0/8"], HTTPStatus.OK), (["10.0.0.0/8"], HTTPStatus.NOT_FOUND)],
+)
+def test_admin_reached_only_from_allowed_networks(client, settings, networks, status):
+    settings.ADMIN_ALLOWED_NETWORKS = [ipaddress.ip_network(network) for network in networks]
+
+    login = client.get(reverse("admin:login"), headers={"Accept": "application/json"})
+    page = client.get(reverse("index"))
+
+    assert login.status_code == status
+    assert page.status_code == HTTPStatus.OK
+
+
+@pytest.mark.django_db
+def test_admin_outside_allowed_networks_is_a_404_in_the_clients_format(client, settings):
+    settings.ADMIN_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
+
+    response = client.get(reverse("admin:index"), headers={"Accept": "application/json"})
+
+    assert json.loads(response.content) == {
+        "error": "Não há nada neste endereço; confira-o ou comece pela página de visitas."
+    }

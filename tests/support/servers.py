@@ -1,7 +1,8 @@
 """
 Real servers the tests start and stop themselves: gunicorn serving the project,
-and nginx terminating TLS in front of it. The private PostgreSQL and Redis that
-a test may take down live in devservices.servers.
+and nginx terminating TLS in front of it, and the HTTP requests sent to them.
+The private PostgreSQL and Redis that a test may take down live in
+tests.support.services.
 """
 
 import http.client
@@ -16,11 +17,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 
 from devservices.servers import free_port, wait_until
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
@@ -44,43 +45,6 @@ def raw_request(port: int, request: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(request)
         return read_until_closed(sock)
-
-
-def postgres_admin() -> psycopg.Connection:
-    """An autocommit connection to the maintenance database of the PostgreSQL the tests use."""
-    return psycopg.connect(
-        host=os.environ["DB_HOST"],
-        port=os.environ.get("DB_PORT", "5432"),
-        user=os.environ.get("DB_USER", "postgres"),
-        password=os.environ.get("DB_PASS") or None,
-        dbname="postgres",
-        autocommit=True,
-    )
-
-
-def database_arguments() -> dict:
-    """psycopg's connection arguments for the database Django's connection uses."""
-    from django.db import connection
-
-    settings = connection.settings_dict
-    return {
-        "host": settings["HOST"],
-        "port": settings["PORT"],
-        "user": settings["USER"],
-        "password": settings["PASSWORD"] or None,
-        "dbname": settings["NAME"],
-    }
-
-
-def session_timeouts() -> tuple[str, str]:
-    """PostgreSQL's statement_timeout and lock_timeout on Django's connection."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
-        )
-        return cursor.fetchone()
 
 
 def fetch(port: int, path: str = "/", *, method: str = "GET", headers=None) -> Reply:
@@ -133,6 +97,17 @@ class GunicornServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+
+
+def scraped_metric(server: GunicornServer, name: str) -> float:
+    """One unlabelled sample of the server's /metrics, scraped now."""
+    scrape = server.get("/metrics")
+    assert scrape.status == 200
+    for family in text_string_to_metric_families(scrape.body):
+        for sample in family.samples:
+            if sample.name == name:
+                return sample.value
+    raise AssertionError(f"{name} is not in /metrics")
 
 
 class TlsProxy:

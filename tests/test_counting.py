@@ -1,9 +1,15 @@
+"""visits/counting.py: a page view stores an access, then counts a visit."""
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.db import DataError
 
 from visits import visit_counter
 from visits.counting import Counts, count_page_view, current_counts
 from visits.models import USER_AGENT_MAX_LENGTH, Access
+from visits.storage import access_count
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +35,6 @@ def test_count_page_view_failed_insert_counts_no_visit():
     assert visit_counter.current() == 0
 
 
-def test_access_created_at_is_set_by_the_database():
-    count_page_view(client_address=None, user_agent="")
-
-    access = Access.objects.get()
-    assert access.created_at is not None
-    assert access.created_at.tzinfo is not None
-
-
 def test_current_counts_reads_without_counting():
     count_page_view(client_address=None, user_agent="")
 
@@ -46,10 +44,20 @@ def test_current_counts_reads_without_counting():
     assert Access.objects.count() == 1
 
 
-def test_access_str_names_address_and_time_once_saved():
-    unsaved = Access(client_address="192.0.2.1")
-    Access.objects.create(client_address="192.0.2.1", user_agent="")
+REQUESTS = 500
+IN_FLIGHT = 32
+SENTENCE = re.compile(r"Banco PostgreSQL tem (\d+) registros\. Redis conta (\d+) visitas\.")
 
-    saved = Access.objects.get()
-    assert str(unsaved) == "192.0.2.1 @ (not saved)"
-    assert str(saved) == f"192.0.2.1 @ {saved.created_at:%Y-%m-%d %H:%M:%S}"
+
+def test_concurrent_requests_on_several_workers_count_each_visit_once(gunicorn):
+    server = gunicorn(WEB_CONCURRENCY="3", WEB_THREADS="4")
+
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+        replies = list(pool.map(lambda _: server.get("/"), range(REQUESTS)))
+
+    assert [reply.status for reply in replies] == [200] * REQUESTS
+    visit_numbers = sorted(int(SENTENCE.fullmatch(reply.body).group(2)) for reply in replies)
+    assert visit_numbers == list(range(1, REQUESTS + 1))
+    assert Access.objects.count() == REQUESTS
+    assert access_count() == REQUESTS
+    assert visit_counter.current() == REQUESTS

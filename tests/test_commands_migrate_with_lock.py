@@ -10,11 +10,12 @@ from django.core.management import call_command
 from django.db import connection
 from psycopg import sql
 
-from tests.servers import PROJECT_ROOT, postgres_admin, session_timeouts
+from tests.support.database import postgres_admin, session_timeouts
+from tests.support.servers import PROJECT_ROOT
 
 
 @pytest.fixture
-def empty_database():
+def empty_database(real_services):
     """A database of the test's own, dropped afterwards."""
     name = f"visits_test_lock_{secrets.token_hex(4)}"
     admin = postgres_admin()
@@ -24,6 +25,7 @@ def empty_database():
     admin.close()
 
 
+@pytest.mark.processes
 def test_migrate_with_lock_started_three_times_at_once_migrates_once(empty_database):
     """Including 0004's CREATE INDEX CONCURRENTLY, which waits out every open snapshot."""
     processes = [

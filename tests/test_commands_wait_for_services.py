@@ -4,7 +4,12 @@ import os
 import subprocess
 import sys
 
-from tests.servers import PROJECT_ROOT, free_port
+import pytest
+
+from devservices.servers import free_port
+from tests.support.servers import PROJECT_ROOT
+
+pytestmark = [pytest.mark.processes, pytest.mark.usefixtures("real_services")]
 
 
 def wait_for_services(*arguments: str, **environment: str) -> subprocess.CompletedProcess:
