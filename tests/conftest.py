@@ -118,6 +118,18 @@ def gunicorn(transactional_db, start_gunicorn):
 
 
 @pytest.fixture
+def unreachable_cache(settings) -> None:
+    """The default cache, pointed at a port where no Redis listens."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "KEY_PREFIX": TEST_KEY_PREFIX,
+        }
+    }
+
+
+@pytest.fixture
 def private_redis():
     redis = PrivateRedis()
     redis.start()

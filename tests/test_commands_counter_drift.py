@@ -3,7 +3,6 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from devservices.servers import free_port
 from tests.support.commands import output_of
 from visits import drift
 from visits.counting import count_page_view
@@ -48,15 +47,7 @@ def test_counter_drift_ahead_after_deletions_says_records_were_deleted(capsys):
     )
 
 
-def test_counter_drift_with_cache_down_says_what_to_check(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-            "KEY_PREFIX": "visits-test",
-        }
-    }
-
+def test_counter_drift_with_cache_down_says_what_to_check(unreachable_cache):
     with pytest.raises(CommandError) as error:
         call_command("counter_drift")
 
