@@ -54,7 +54,6 @@ def test_recount_accesses_fixes_each_drifted_hour_by_its_own_difference(capsys):
     assert hourly_totals() == {hour: 3}
 
 
-@pytest.mark.django_db(transaction=True)
 def recount_while_another_transaction_runs(statement: str) -> tuple[bool, str]:
     """
     Runs recount_accesses while another connection's transaction, having run
@@ -71,6 +70,7 @@ def recount_while_another_transaction_runs(statement: str) -> tuple[bool, str]:
     return finished_meanwhile, output.getvalue()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_recount_accesses_waits_for_no_insert_and_is_exact_once_it_commits():
     Access.objects.bulk_create(Access(user_agent="a") for _ in range(3))
     add_to_slot(15, 5)

@@ -20,14 +20,14 @@ from django.db import connection
 from devservices.servers import free_port, postgres_answers, redis_answers
 from tests.support.servers import PROJECT_ROOT
 
+pytestmark = pytest.mark.processes
+
 # What the wrapped command saw: the servers its environment names, asked for
 # their own port. Then it sleeps argv[2] seconds, or until a Ctrl-C ends it,
 # and exits with status argv[1].
 PROBE = """
 import os, signal, sys, time
 import psycopg, redis
-
-pytestmark = pytest.mark.processes
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 env = os.environ
 database = psycopg.connect(
