@@ -22,13 +22,13 @@ from devservices.servers import (
     redis_answers,
     run,
 )
+from visits_project.env import env_int, env_str, exit_on_bad_configuration
 
 
 def configured_address(host_variable: str, port_variable: str, default: int) -> tuple[str, int]:
-    port = os.environ.get(port_variable) or str(default)
-    if not port.isdigit():
-        sys.exit(f"{port_variable} is {port!r}, not a port number; correct it or unset it.")
-    return os.environ.get(host_variable, ""), int(port)
+    """The address the settings will read, with the settings' own error for a bad port."""
+    with exit_on_bad_configuration():
+        return env_str(host_variable), env_int(port_variable, default, minimum=1)
 
 
 def missing_programs(postgres_at: str | None, redis_at: str | None) -> list[str]:
