@@ -91,10 +91,11 @@ test: lint tests/browser/node_modules/.package-lock.json
 	    DJANGO_SECRET_KEY=test-only-not-secret \
 	    $(BIN)/python -m tests.support.services $(BIN)/pytest $(PYTEST_ARGS)
 
-# Throughput and latency against two baselines; see docs/benchmark.md.
-# BENCH_ARGS, e.g. --rows 10000000, or --smoke for a few seconds.
+# Throughput and latency against three baselines, on a PostgreSQL and a Redis of
+# the benchmark's own; see docs/benchmark.md. BENCH_ARGS, e.g. --rows 10000000, or
+# --smoke for a few seconds. `python -m bench.profile`: where a page view's CPU goes.
 bench: $(VENV)/.dev-installed
-	env $(SERVICES) $(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # The browser tests again, saving their screenshots for the README.
 screenshots: $(VENV)/.dev-installed tests/browser/node_modules/.package-lock.json

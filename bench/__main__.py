@@ -1,55 +1,50 @@
 """
-The visits benchmark: the app under gunicorn against two baselines, side by side.
+The visits benchmark: the app under gunicorn against three baselines, side by side.
 
-It creates a scratch database on the PostgreSQL that DB_HOST names (and drops it
-afterwards), uses Redis keys under the same name on CACHE_HOST, then for each
-round starts each implementation, drives load at each concurrency level, and
-checks after every run that the rows added, the counter's growth and the
-successful responses are equal. It prints medians over the rounds and the
-ratios the targets are stated in.
+It starts a PostgreSQL of its own that asks for a password over TCP with
+scram-sha-256, as the postgres image does, and a Redis of its own, and removes
+both at the end. First a sweep measures every baseline under each of its server
+settings and keeps the fastest; then, for each round, it starts each
+implementation in turn, drives it with wrk at each concurrency level, and checks
+after every run that the requests sent, the rows added and the counter's growth
+are the same number. It prints medians over the rounds and the ratios the
+targets are stated in.
 
 Usage: python -m bench [--rounds 3] [--duration 10] [--rows 10000000] [--smoke]
 """
 
 import argparse
+import contextlib
 import http.client
 import json
+import os
+import secrets
 import statistics
-import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench import plot
-from bench.scratch import MemorySampler, Scratch, Server, free_port
+from bench import load, plot
+from bench.implementations import COMPARED, DESCRIPTIONS, Setting, settings_to_sweep, start
+from bench.scratch import MemorySampler, Scratch, Server
+from devservices.servers import PrivatePostgres, PrivateRedis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-IMPLEMENTATIONS = ["visits", "ceiling", "exercise"]
-DESCRIPTIONS = {
-    "visits": "this project: Django under gunicorn (gunicorn.conf.py)",
-    "visits-gthread": "the same with gunicorn's plain gthread worker, which slow clients can hold",
-    "visits-json": "the same with DJANGO_LOG_FORMAT=json",
-    "visits-unobserved": "the same without the metrics middleware (bench/settings_unobserved.py)",
-    "ceiling": "framework-free WSGI app, same work, same gunicorn settings",
-    "exercise": "the exercise: Flask dev server, connection per request, COUNT(*)",
-}
-
-# What each variant of the project changes, by environment.
-VARIANT_ENVIRONMENTS = {
-    "visits-gthread": {"WEB_WORKER_CLASS": "gthread"},
-    "visits-json": {"DJANGO_LOG_FORMAT": "json"},
-    "visits-unobserved": {"DJANGO_SETTINGS_MODULE": "bench.settings_unobserved"},
-}
+# How long the server may take to finish the requests wrk left in flight.
+SETTLE_SECONDS = 10
 
 
 @dataclass
 class Run:
     implementation: str
+    setting: str
     connections: int
     requests_per_second: float
     p50_ms: float
     p99_ms: float
+    sent: int
     ok: int
     rows_added: int
     counter_growth: int
@@ -59,7 +54,16 @@ class Run:
 
     @property
     def counts_agree(self) -> bool:
-        return self.ok == self.rows_added == self.counter_growth and self.failed == 0
+        """
+        Every request sent is one row and one visit, every response read is a
+        success, and only requests in flight at the end (one per connection at
+        most) went unread.
+        """
+        return (
+            self.sent == self.rows_added == self.counter_growth
+            and self.failed == self.errors == 0
+            and 0 <= self.sent - self.ok <= self.connections
+        )
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Results:
     date: str
     rounds: int
     duration: float
+    sweep: list[Run] = field(default_factory=list)
+    chosen: dict[str, str] = field(default_factory=dict)
     runs: list[Run] = field(default_factory=list)
     peak_memory_mib: float = 0.0
     rows: int = 0
@@ -80,10 +86,12 @@ def main() -> int:
     results = Results(
         date=time.strftime("%Y-%m-%d"), rounds=arguments.rounds, duration=arguments.duration
     )
-    with Scratch(arguments.database) as scratch:
+    with own_servers(), Scratch(arguments.database) as scratch:
+        settings = choose_settings(scratch, arguments, results)
         for round_number in range(1, arguments.rounds + 1):
             for implementation in arguments.implementations:
-                measure(scratch, implementation, arguments, results, round_number)
+                setting = settings.get(implementation)
+                measure(scratch, implementation, setting, arguments, results, round_number)
         report(results, arguments)
         if arguments.rows:
             results.stats_ms_fresh = stats_latency(scratch, arguments)
@@ -97,21 +105,33 @@ def main() -> int:
             report_size(results, arguments)
     if arguments.output:
         write_output(results, arguments.output)
-    disagreements = [run for run in results.runs + results.rows_runs if not run.counts_agree]
+    disagreements = [
+        run for run in results.sweep + results.runs + results.rows_runs if not run.counts_agree
+    ]
     if disagreements:
-        print(f"\nCOUNTS DISAGREE in {len(disagreements)} run(s): see the table above.")
+        print(f"\nCOUNTS DISAGREE in {len(disagreements)} run(s): see the tables above.")
         return 1
-    print("\nCounts agree in every run: rows added = counter growth = successful responses.")
+    print(
+        "\nCounts agree in every run: requests sent = rows added = counter growth, "
+        "and every response read was a success."
+    )
     return 0
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="runs of each measurement")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per run")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured seconds first")
     parser.add_argument("--concurrency", default="1,16,64", help="client counts, comma-separated")
-    parser.add_argument("--implementations", default=",".join(IMPLEMENTATIONS))
+    parser.add_argument("--implementations", default=",".join(COMPARED))
+    parser.add_argument(
+        "--sweep-duration",
+        type=int,
+        default=5,
+        help="seconds per setting in the sweep; 0 skips it (first setting of each)",
+    )
+    parser.add_argument("--sweep-concurrency", type=int, default=16, help="clients in the sweep")
     parser.add_argument("--rows", type=int, default=0, help="then measure with N rows")
     parser.add_argument("--rows-concurrency", type=int, default=16)
     parser.add_argument("--database", default="visits_bench", help="scratch database name")
@@ -121,57 +141,124 @@ def parse_arguments() -> argparse.Namespace:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra environment for both gunicorn servers, e.g. WEB_CONCURRENCY=4",
+        help="extra environment for the project's gunicorn, e.g. WEB_CONCURRENCY=4",
     )
     parser.add_argument("--smoke", action="store_true", help="a few seconds: does it all work?")
     arguments = parser.parse_args()
     if arguments.smoke:
-        arguments.rounds, arguments.duration, arguments.warmup = 1, 1.0, 0.2
+        arguments.rounds, arguments.duration, arguments.warmup = 1, 1, 0
+        arguments.sweep_duration = 1
     arguments.concurrency = [int(level) for level in arguments.concurrency.split(",")]
     arguments.implementations = arguments.implementations.split(",")
     arguments.web_env = dict(item.split("=", 1) for item in arguments.web_env)
     return arguments
 
 
-def start(scratch: Scratch, implementation: str, web_env: dict[str, str]) -> Server:
-    port = free_port()
-    environment = scratch.environment(implementation, port)
-    if implementation == "exercise":
-        command = [sys.executable, "-m", "bench.baselines.exercise"]
-    else:
-        environment.update(web_env)
-        command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py"]
-        environment.update(VARIANT_ENVIRONMENTS.get(implementation, {}))
-        if implementation == "ceiling":
-            command.append("bench.baselines.ceiling:application")
-    server = Server(implementation, command, environment, port, scratch.log_dir)
-    server.start()
-    return server
+@contextlib.contextmanager
+def own_servers() -> Iterator[None]:
+    """
+    A PostgreSQL asking for a password over TCP with scram-sha-256, and a Redis
+    saving nothing, both removed afterwards; os.environ's DB_ and CACHE_
+    variables point at them meanwhile.
+    """
+    postgres = PrivatePostgres(password=secrets.token_urlsafe(16))
+    redis = PrivateRedis(persistent=False)
+    saved = dict(os.environ)
+    try:
+        postgres.start()
+        redis.start()
+        postgres.point(os.environ)  # type: ignore[arg-type]
+        redis.point(os.environ)  # type: ignore[arg-type]
+        print(
+            f"PostgreSQL (scram-sha-256 over TCP) on port {postgres.port}, "
+            f"Redis on port {redis.port}, both the benchmark's own.",
+            flush=True,
+        )
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        redis.remove()
+        postgres.remove()
 
 
-def measure(scratch, implementation, arguments, results, round_number) -> None:
-    server = start(scratch, implementation, arguments.web_env)
+def choose_settings(scratch: Scratch, arguments, results: Results) -> dict[str, Setting]:
+    """
+    The sweep: each baseline under each of its settings at --sweep-concurrency
+    clients, keeping the fastest. The project is measured too, for the record,
+    and then runs as shipped.
+    """
+    chosen: dict[str, Setting] = {}
+    smoke_settings = 2
+    print(
+        f"Sweep: {arguments.sweep_concurrency} clients, {arguments.sweep_duration} s per setting",
+        flush=True,
+    )
+    for implementation in arguments.implementations:
+        candidates = settings_to_sweep(implementation)
+        if arguments.smoke:
+            candidates = candidates[:smoke_settings]
+        if not arguments.sweep_duration:
+            chosen[implementation] = candidates[0]
+            continue
+        runs = []
+        for setting in candidates:
+            server = start(scratch, implementation, setting, arguments.web_env)
+            try:
+                run = load_run(
+                    scratch, server, implementation, str(setting), arguments.sweep_concurrency,
+                    arguments.sweep_duration, arguments.warmup,
+                )  # fmt: skip
+            finally:
+                server.stop()
+            runs.append(run)
+            print_run("sweep", run)
+        results.sweep += runs
+        best = max(runs, key=lambda run: run.requests_per_second)
+        chosen[implementation] = candidates[runs.index(best)]
+        print(f"  {implementation}: fastest under {best.setting}", flush=True)
+    for implementation in arguments.implementations:
+        if implementation.startswith("visits"):
+            chosen.pop(implementation, None)
+    results.chosen = {name: str(setting) for name, setting in chosen.items()}
+    return chosen
+
+
+def measure(scratch, implementation, setting, arguments, results, round_number) -> None:
+    server = start(scratch, implementation, setting, arguments.web_env)
+    label = str(setting) if setting else "as shipped"
     try:
         for connections in arguments.concurrency:
             sampler = MemorySampler(server.pid) if implementation == "visits" else None
-            run = load_run(scratch, server, implementation, connections, arguments)
+            run = load_run(
+                scratch, server, implementation, label, connections,
+                arguments.duration, arguments.warmup,
+            )  # fmt: skip
             if sampler:
                 results.peak_memory_mib = max(results.peak_memory_mib, sampler.stop())
             results.runs.append(run)
-            print(
-                f"round {round_number} {implementation:>8} c={connections:<3} "
-                f"{run.requests_per_second:8.0f} req/s  p50 {run.p50_ms:7.2f} ms  "
-                f"p99 {run.p99_ms:7.2f} ms  counts {'agree' if run.counts_agree else 'DIFFER'}",
-                flush=True,
-            )
+            print_run(f"round {round_number}", run)
     finally:
         server.stop()
 
 
+def print_run(label: str, run: Run) -> None:
+    print(
+        f"{label} {run.implementation:>8} c={run.connections:<3} "
+        f"{run.requests_per_second:8.0f} req/s  p50 {run.p50_ms:7.2f} ms  "
+        f"p99 {run.p99_ms:7.2f} ms  counts {'agree' if run.counts_agree else 'DIFFER'}"
+        + (f"  ({run.setting})" if label == "sweep" else ""),
+        flush=True,
+    )
+
+
 def measure_at_size(scratch, arguments, results) -> None:
-    server = start(scratch, "visits", arguments.web_env)
+    server = start(scratch, "visits", None, arguments.web_env)
     try:
-        run = load_run(scratch, server, "visits", arguments.rows_concurrency, arguments)
+        run = load_run(
+            scratch, server, "visits", "as shipped", arguments.rows_concurrency,
+            arguments.duration, arguments.warmup,
+        )  # fmt: skip
         results.rows_runs.append(run)
         print(
             f"{arguments.rows:,} rows, c={arguments.rows_concurrency}: "
@@ -185,7 +272,7 @@ def measure_at_size(scratch, arguments, results) -> None:
 
 def stats_latency(scratch, arguments, requests: int = 20) -> float:
     """Median milliseconds of GET /stats.json, one request at a time."""
-    server = start(scratch, "visits", arguments.web_env)
+    server = start(scratch, "visits", None, arguments.web_env)
     try:
         timings = []
         for _ in range(requests):
@@ -200,32 +287,50 @@ def stats_latency(scratch, arguments, requests: int = 20) -> float:
         server.stop()
 
 
-def load_run(scratch, server, implementation, connections, arguments) -> Run:
+def load_run(
+    scratch: Scratch,
+    server: Server,
+    implementation: str,
+    setting: str,
+    connections: int,
+    duration: int,
+    warmup: int,
+) -> Run:
+    """
+    wrk for WARMUP seconds, unmeasured, then for DURATION; then, once the server
+    has carried out what was left in flight, the rows and the counter against
+    the requests sent in both.
+    """
+    scratch.empty_table(implementation)
     rows_before, counter_before = scratch.counts(implementation)
-    command = [sys.executable, "-m", "bench.load", "--port", str(server.port)]
-    command += ["--connections", str(connections), "--duration", str(arguments.duration)]
-    command += ["--warmup", str(arguments.warmup)]
-    output = subprocess.run(
-        command,
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    load = json.loads(output)
+    sent = 0
+    if warmup:
+        warm = load.drive(server.port, connections, warmup)
+        sent += warm.sent
+    measured = load.drive(server.port, connections, duration)
+    sent += measured.sent
+    rows_after, counter_after = scratch.counts(implementation)
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while rows_after - rows_before < sent and time.monotonic() < deadline:
+        time.sleep(0.05)
+        rows_after, counter_after = scratch.counts(implementation)
+    # Another moment, so that a visit counted after its row shows as well.
+    time.sleep(0.1)
     rows_after, counter_after = scratch.counts(implementation)
     return Run(
         implementation=implementation,
+        setting=setting,
         connections=connections,
-        requests_per_second=load["requests_per_second"],
-        p50_ms=load["p50_ms"],
-        p99_ms=load["p99_ms"],
-        ok=load["ok"],
+        requests_per_second=measured.requests_per_second,
+        p50_ms=measured.p50_ms,
+        p99_ms=measured.p99_ms,
+        sent=sent,
+        ok=(warm.ok if warmup else 0) + measured.ok,
         rows_added=rows_after - rows_before,
         counter_growth=counter_after - counter_before,
-        failed=load["failed"],
-        errors=load["errors"],
-        generator_cpu_share=load["generator_cpu_share"],
+        failed=(warm.failed if warmup else 0) + measured.failed,
+        errors=measured.socket_errors + measured.timeouts,
+        generator_cpu_share=measured.generator_cpu_seconds / duration,
     )
 
 
@@ -249,16 +354,21 @@ def report(results: Results, arguments) -> None:
             )
             print(f"{implementation:<10} {connections:>7} {rps:>9.0f} {p50:>9.2f} {p99:>9.2f}")
     for implementation in arguments.implementations:
-        print(f"  {implementation}: {DESCRIPTIONS[implementation]}")
-    if {"visits", "exercise", "ceiling"} <= set(arguments.implementations):
+        setting = results.chosen.get(implementation, "as shipped")
+        print(f"  {implementation}: {DESCRIPTIONS[implementation]}; {setting}")
+    if "visits" in arguments.implementations:
         for connections in arguments.concurrency:
             ours = median_of(results.runs, "visits", connections, "requests_per_second")
-            exercise = median_of(results.runs, "exercise", connections, "requests_per_second")
-            ceiling = median_of(results.runs, "ceiling", connections, "requests_per_second")
-            print(
-                f"Throughput at {connections} clients: {ours / exercise:.1f}x the exercise, "
-                f"{ours / ceiling:.2f}x the framework-free ceiling"
-            )
+            ratios = [
+                f"{ours / theirs:.2f}x {baseline}"
+                for baseline in ("ceiling", "typical", "exercise")
+                if baseline in arguments.implementations
+                and (
+                    theirs := median_of(results.runs, baseline, connections, "requests_per_second")
+                )
+            ]
+            if ratios:
+                print(f"visits' throughput at {connections} clients: {', '.join(ratios)}")
     if {"visits", "visits-gthread"} <= set(arguments.implementations):
         for connections in arguments.concurrency:
             ours = median_of(results.runs, "visits", connections, "requests_per_second")

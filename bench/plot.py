@@ -3,7 +3,12 @@
 import statistics
 from html import escape
 
-COLOURS = {"visits": "#2563eb", "ceiling": "#9ca3af", "exercise": "#dc2626"}
+COLOURS = {
+    "visits": "#2563eb",
+    "ceiling": "#9ca3af",
+    "typical": "#16a34a",
+    "exercise": "#dc2626",
+}
 PANEL_WIDTH, PANEL_HEIGHT, MARGIN = 420, 260, 50
 
 

@@ -15,14 +15,18 @@ import redis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARKER = "scratch database of the visits benchmark"
-# The project's variants (bench/__main__.py's VARIANTS) share its table and key.
+# The project's variants (bench/implementations.py) share its table and key.
 VARIANTS = ("visits-gthread", "visits-json", "visits-unobserved")
 ROW_TABLES = {
     "visits": "visits_access",
     **dict.fromkeys(VARIANTS, "visits_access"),
     "ceiling": "visits_access",
+    "typical": "typical_access",
     "exercise": "acessos",
 }
+# The baselines that count with COUNT(*), which slows as their table grows: each
+# run starts them on an empty one.
+COUNTING_ROWS = ("typical", "exercise")
 
 
 def free_port() -> int:
@@ -44,6 +48,7 @@ class Scratch:
             "visits": f"{name}:1:visit-counter",  # the key Django's cache makes
             **dict.fromkeys(VARIANTS, f"{name}:1:visit-counter"),
             "ceiling": f"{name}:ceiling-visits",
+            "typical": f"{name}:1:typical-visits",  # typical's key, as its cache makes it
             "exercise": f"{name}:exercise-visitas",
         }
         self.server = {
@@ -65,12 +70,15 @@ class Scratch:
             connection.execute(f'CREATE DATABASE "{self.name}"')
             connection.execute(f"COMMENT ON DATABASE \"{self.name}\" IS '{MARKER}'")
         self._delete_keys()
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
-            cwd=PROJECT_ROOT,
-            env=self.environment("visits", 0),
-            check=True,
-        )
+        for settings_module in ("visits_project.settings", "bench.baselines.typical.settings"):
+            subprocess.run(
+                [sys.executable, "-m", "django", "migrate", "--noinput", "--verbosity", "0"],
+                cwd=PROJECT_ROOT,
+                env={**self.environment("visits", 0), "DJANGO_SETTINGS_MODULE": settings_module},
+                check=True,
+            )
+        # The typical version's cache.incr refuses a key that does not exist.
+        self.cache.set(self.counter_keys["typical"], 0)
         self._database = psycopg.connect(**self.server, dbname=self.name, autocommit=True)
         self._database.execute(
             "CREATE TABLE acessos (id SERIAL PRIMARY KEY, data TIMESTAMP DEFAULT NOW())"
@@ -102,6 +110,11 @@ class Scratch:
             "WEB_BIND": f"127.0.0.1:{port}",
             "PORT": str(port),
         }
+
+    def empty_table(self, implementation: str) -> None:
+        """Empties the table of a baseline that counts with COUNT(*) (COUNTING_ROWS)."""
+        if implementation in COUNTING_ROWS:
+            self._database.execute(f"TRUNCATE {ROW_TABLES[implementation]}")
 
     def counts(self, implementation: str) -> tuple[int, int]:
         """(rows in the implementation's table, its Redis counter)."""

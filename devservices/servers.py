@@ -144,12 +144,14 @@ class PrivateRedis:
 class PrivatePostgres:
     """
     A PostgreSQL cluster of our own in DIRECTORY (a new temporary folder if
-    none is given), trusting every local connection. The server refuses to run
-    as root, so as root it runs as the postgres system user.
+    none is given), trusting every local connection; or, given a PASSWORD, asking
+    for it over TCP with scram-sha-256, as the postgres image does. The server
+    refuses to run as root, so as root it runs as the postgres system user.
     """
 
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, *, password: str = "") -> None:
         self.port = free_port()
+        self.password = password
         bindir = postgres_bindir()
         if bindir is None:
             raise FileNotFoundError(
@@ -177,18 +179,36 @@ class PrivatePostgres:
     def start(self) -> None:
         """Starts the server, creating the cluster the first time."""
         if not (self.data / "PG_VERSION").exists():
-            self._run("initdb", "--auth=trust", "--username=postgres", "-D", str(self.data))
+            self._initdb()
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
         self._run(
             "pg_ctl", "-D", str(self.data), "-o", options,
             "-l", str(self.directory / "log"), "-w", "start",
         )  # fmt: skip
 
+    def _initdb(self) -> None:
+        arguments = ["--username=postgres", "-D", str(self.data)]
+        if not self.password:
+            self._run("initdb", "--auth=trust", *arguments)
+            return
+        # initdb reads the password from a file, so it never shows in a process list.
+        password_file = self.directory / "password"
+        password_file.write_text(self.password + "\n")
+        if self._as_owner:
+            shutil.chown(password_file, "postgres", "postgres")
+        try:
+            self._run(
+                "initdb", "--auth-local=trust", "--auth-host=scram-sha-256",
+                f"--pwfile={password_file}", *arguments,
+            )  # fmt: skip
+        finally:
+            password_file.unlink()
+
     def point(self, environment: dict[str, str]) -> None:
         """Points ENVIRONMENT's DB_ variables at this server, as its superuser."""
         environment.pop("DB_PASS_FILE", None)
         environment.update(
-            DB_HOST="127.0.0.1", DB_PORT=str(self.port), DB_USER="postgres", DB_PASS=""
+            DB_HOST="127.0.0.1", DB_PORT=str(self.port), DB_USER="postgres", DB_PASS=self.password
         )
 
     def stop(self) -> None:

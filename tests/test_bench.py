@@ -1,4 +1,7 @@
-"""The benchmark in smoke mode: every implementation runs and every count agrees."""
+"""
+The benchmark in smoke mode: the sweep chooses a setting for every baseline, every
+implementation runs, and every count agrees.
+"""
 
 import os
 import re
@@ -7,9 +10,10 @@ import sys
 
 import pytest
 
+from bench.__main__ import Run
 from tests.support.servers import PROJECT_ROOT
 
-pytestmark = [pytest.mark.processes, pytest.mark.usefixtures("real_services")]
+pytestmark = pytest.mark.processes
 
 
 def test_bench_smoke_runs_each_implementation_and_counts_agree():
@@ -24,12 +28,66 @@ def test_bench_smoke_runs_each_implementation_and_counts_agree():
     )
 
     runs = re.findall(r"^round 1 +(\w+) c=(\d+) .* counts (\w+)$", result.stdout, re.MULTILINE)
+    sweep = re.findall(
+        r"^sweep +(\w+) c=16 .* counts (\w+)  \((.+)\)$", result.stdout, re.MULTILINE
+    )
+    chosen = re.findall(r"^  (\w+): fastest under (.+)$", result.stdout, re.MULTILINE)
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(runs) == sorted(
         (implementation, level, "agree")
-        for implementation in ("visits", "ceiling", "exercise")
+        for implementation in ("visits", "ceiling", "typical", "exercise")
         for level in ("1", "16", "64")
     )
+    # The smoke sweeps the first two settings of each.
+    gunicorn = [
+        "gthread, 2 workers of 8 threads, no keep-alive",
+        "gthread, 2 workers of 8 threads, keep-alive 2 s",
+    ]
+    development_server = [
+        "development server, a thread per request",
+        "development server, up to 2 processes",
+    ]
+    assert sweep == [
+        (implementation, "agree", setting)
+        for implementation, settings in [
+            ("visits", gunicorn), ("ceiling", gunicorn), ("typical", gunicorn),
+            ("exercise", development_server),
+        ]
+        for setting in settings
+    ]  # fmt: skip
+    assert [name for name, _ in chosen] == ["visits", "ceiling", "typical", "exercise"]
+    assert chosen[3][1] in development_server
+    assert all(setting in gunicorn for _, setting in chosen[:3])
     assert result.stdout.rstrip().endswith(
-        "Counts agree in every run: rows added = counter growth = successful responses."
+        "Counts agree in every run: requests sent = rows added = counter growth, "
+        "and every response read was a success."
     )
+
+
+def a_run(**changes):
+    figures = {"sent": 100, "ok": 96, "rows_added": 100, "counter_growth": 100, "failed": 0}
+    figures["errors"] = 0
+    figures.update(changes)
+    return Run(
+        implementation="visits", setting="as shipped", connections=4, requests_per_second=1.0,
+        p50_ms=1.0, p99_ms=1.0, generator_cpu_share=0.1, **figures,
+    )  # fmt: skip
+
+
+def test_counts_agree_when_every_request_sent_is_one_row_and_one_visit():
+    assert a_run().counts_agree
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"rows_added": 99},  # a request sent left no row
+        {"counter_growth": 101},  # a visit counted twice
+        {"ok": 95},  # more unread than there were connections
+        {"ok": 101},  # more successes than requests
+        {"failed": 1},
+        {"errors": 1},
+    ],
+)
+def test_counts_disagree_when_anything_is_lost_or_doubled(changes):
+    assert not a_run(**changes).counts_agree

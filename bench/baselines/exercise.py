@@ -4,7 +4,9 @@ development server, a new PostgreSQL connection for every request, and
 SELECT COUNT(*) over the whole table. The benchmark's first baseline.
 
 Run: python -m bench.baselines.exercise  (DB_HOST, DB_PORT, DB_NAME, DB_USER,
-DB_PASS, CACHE_HOST, CACHE_PORT, PORT, COUNTER_KEY from the environment)
+DB_PASS, CACHE_HOST, CACHE_PORT, PORT, COUNTER_KEY from the environment). The
+development server's one setting, EXERCISE_PROCESSES: 1 (the exercise's own, a
+thread per request) or more (a process per request, at most that many at once).
 """
 
 import os
@@ -47,4 +49,10 @@ if __name__ == "__main__":
             "CREATE TABLE IF NOT EXISTS acessos "
             "(id SERIAL PRIMARY KEY, data TIMESTAMP DEFAULT NOW())"
         )
-    app.run(host="127.0.0.1", port=int(os.environ["PORT"]))
+    processes = int(os.environ.get("EXERCISE_PROCESSES", "1"))
+    app.run(
+        host="127.0.0.1",
+        port=int(os.environ["PORT"]),
+        threaded=processes == 1,
+        processes=processes,
+    )

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from bench.baselines.typical import views
+
+urlpatterns = [path("", views.index)]
