@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import secrets
+import signal
 import statistics
 import sys
 import time
@@ -41,6 +42,7 @@ class Run:
     implementation: str
     setting: str
     connections: int
+    loads: int  # runs of wrk: the warm-up's and the measured one
     requests_per_second: float
     p50_ms: float
     p99_ms: float
@@ -56,13 +58,13 @@ class Run:
     def counts_agree(self) -> bool:
         """
         Every request sent is one row and one visit, every response read is a
-        success, and only requests in flight at the end (one per connection at
-        most) went unread.
+        success, and only requests in flight at the end of each run of wrk (one
+        per connection at most) went unread.
         """
         return (
             self.sent == self.rows_added == self.counter_growth
             and self.failed == self.errors == 0
-            and 0 <= self.sent - self.ok <= self.connections
+            and 0 <= self.sent - self.ok <= self.connections * self.loads
         )
 
 
@@ -83,6 +85,8 @@ class Results:
 
 def main() -> int:
     arguments = parse_arguments()
+    # A SIGTERM unwinds like Ctrl-C, so that the servers started are removed.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
     results = Results(
         date=time.strftime("%Y-%m-%d"), rounds=arguments.rounds, duration=arguments.duration
     )
@@ -321,6 +325,7 @@ def load_run(
         implementation=implementation,
         setting=setting,
         connections=connections,
+        loads=2 if warmup else 1,
         requests_per_second=measured.requests_per_second,
         p50_ms=measured.p50_ms,
         p99_ms=measured.p99_ms,

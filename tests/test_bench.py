@@ -66,7 +66,7 @@ def test_bench_smoke_runs_each_implementation_and_counts_agree():
 
 def a_run(**changes):
     figures = {"sent": 100, "ok": 96, "rows_added": 100, "counter_growth": 100, "failed": 0}
-    figures["errors"] = 0
+    figures.update(errors=0, loads=1)
     figures.update(changes)
     return Run(
         implementation="visits", setting="as shipped", connections=4, requests_per_second=1.0,
@@ -76,6 +76,8 @@ def a_run(**changes):
 
 def test_counts_agree_when_every_request_sent_is_one_row_and_one_visit():
     assert a_run().counts_agree
+    # A warm-up run of wrk may leave as many more unread.
+    assert a_run(loads=2, ok=92).counts_agree
 
 
 @pytest.mark.parametrize(
@@ -84,6 +86,7 @@ def test_counts_agree_when_every_request_sent_is_one_row_and_one_visit():
         {"rows_added": 99},  # a request sent left no row
         {"counter_growth": 101},  # a visit counted twice
         {"ok": 95},  # more unread than there were connections
+        {"ok": 91, "loads": 2},
         {"ok": 101},  # more successes than requests
         {"failed": 1},
         {"errors": 1},
