@@ -51,11 +51,11 @@ with exit_on_bad_configuration():
     reuse_port = env_bool("WEB_REUSE_PORT", False)
 
     # Threads let one worker overlap the waits on PostgreSQL and Redis; several
-    # workers use both cores. Chosen by measurement (the figures are in
-    # docs/benchmark.md, "What the measurements decided"): the page is CPU-bound,
-    # and no mix of workers and threads beat this one beyond the noise; gthread
-    # keeps a slow client from holding a whole worker.
-    workers = env_int("WEB_CONCURRENCY", 3, minimum=1)
+    # workers use both cores. Chosen by measurement with keep-alive below (the
+    # figures are in docs/benchmark.md, "What the measurements decided"): 2
+    # workers of 8 threads served the most at 16 and at 64 clients; gthread keeps
+    # a slow client from holding a whole worker.
+    workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
     # gthread, except that requests are read in the worker's event loop, so slow
     # clients hold no thread; WEB_REQUEST_TIMEOUT bounds how long one may take. It
     # is read by each worker, and here too so that a bad value stops the server.
@@ -63,16 +63,16 @@ with exit_on_bad_configuration():
         "WEB_WORKER_CLASS", "visits_project.request_buffering.RequestBufferingWorker"
     )
     web_request_timeout()
-    threads = env_int("WEB_THREADS", 4, minimum=1)
+    threads = env_int("WEB_THREADS", 8, minimum=1)
 
     timeout = env_int("WEB_TIMEOUT", 30)
     # On SIGTERM, workers finish the requests in flight within this many seconds.
     graceful_timeout = env_int("WEB_GRACEFUL_TIMEOUT", 20)
-    # A kept-alive connection stays with the worker that accepted it, and a few
-    # busy clients then load one worker while another idles, which cost a good
-    # share of the throughput (docs/benchmark.md). Closing after each response
-    # lets every request go to whichever worker is free.
-    keepalive = env_int("WEB_KEEPALIVE", 0)
+    # A kept-alive connection saves the client and the worker a new connection
+    # per request. It stays with the worker that accepted it, which with fewer
+    # threads than connections left one worker busy while another idled; with 8
+    # threads a worker, keeping connections alive served more (docs/benchmark.md).
+    keepalive = env_int("WEB_KEEPALIVE", 2)
 
     # X-Forwarded-Proto (https behind a TLS proxy) is believed from the same proxies
     # whose X-Forwarded-For the app reads; from no one when DJANGO_TRUSTED_PROXIES is unset.

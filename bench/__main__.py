@@ -14,23 +14,18 @@ Usage: python -m bench [--rounds 3] [--duration 10] [--rows 10000000] [--smoke]
 """
 
 import argparse
-import contextlib
 import http.client
 import json
-import os
-import secrets
 import signal
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench import load, plot
 from bench.implementations import COMPARED, DESCRIPTIONS, Setting, settings_to_sweep, start
-from bench.scratch import MemorySampler, Scratch, Server
-from devservices.servers import PrivatePostgres, PrivateRedis
+from bench.scratch import MemorySampler, Scratch, Server, own_servers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # How long the server may take to finish the requests wrk left in flight.
@@ -156,34 +151,6 @@ def parse_arguments() -> argparse.Namespace:
     arguments.implementations = arguments.implementations.split(",")
     arguments.web_env = dict(item.split("=", 1) for item in arguments.web_env)
     return arguments
-
-
-@contextlib.contextmanager
-def own_servers() -> Iterator[None]:
-    """
-    A PostgreSQL asking for a password over TCP with scram-sha-256, and a Redis
-    saving nothing, both removed afterwards; os.environ's DB_ and CACHE_
-    variables point at them meanwhile.
-    """
-    postgres = PrivatePostgres(password=secrets.token_urlsafe(16))
-    redis = PrivateRedis(persistent=False)
-    saved = dict(os.environ)
-    try:
-        postgres.start()
-        redis.start()
-        postgres.point(os.environ)  # type: ignore[arg-type]
-        redis.point(os.environ)  # type: ignore[arg-type]
-        print(
-            f"PostgreSQL (scram-sha-256 over TCP) on port {postgres.port}, "
-            f"Redis on port {redis.port}, both the benchmark's own.",
-            flush=True,
-        )
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        redis.remove()
-        postgres.remove()
 
 
 def choose_settings(scratch: Scratch, arguments, results: Results) -> dict[str, Setting]:
@@ -399,7 +366,7 @@ def report(results: Results, arguments) -> None:
             f"Peak memory of gunicorn (master and workers, proportional set size): "
             f"{results.peak_memory_mib:.0f} MiB"
         )
-    share = max(run.generator_cpu_share for run in results.runs)
+    share = max((run.generator_cpu_share for run in results.sweep + results.runs), default=0)
     print(f"The load generator used at most {share:.0%} of one core.")
 
 

@@ -1,6 +1,8 @@
 """What the benchmark creates and runs: a scratch database and keys, and the servers."""
 
+import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -8,10 +10,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import redis
+
+from devservices.servers import PrivatePostgres, PrivateRedis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARKER = "scratch database of the visits benchmark"
@@ -33,6 +38,34 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def own_servers() -> Iterator[tuple[PrivatePostgres, PrivateRedis]]:
+    """
+    A PostgreSQL asking for a password over TCP with scram-sha-256, and a Redis
+    saving nothing, both removed afterwards; os.environ's DB_ and CACHE_
+    variables point at them meanwhile.
+    """
+    postgres = PrivatePostgres(password=secrets.token_urlsafe(16))
+    redis = PrivateRedis(persistent=False)
+    saved = dict(os.environ)
+    try:
+        postgres.start()
+        redis.start()
+        postgres.point(os.environ)  # type: ignore[arg-type]
+        redis.point(os.environ)  # type: ignore[arg-type]
+        print(
+            f"PostgreSQL (scram-sha-256 over TCP) on port {postgres.port}, "
+            f"Redis on port {redis.port}, both the benchmark's own.",
+            flush=True,
+        )
+        yield postgres, redis
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        redis.remove()
+        postgres.remove()
 
 
 class Scratch:
@@ -110,6 +143,11 @@ class Scratch:
             "WEB_BIND": f"127.0.0.1:{port}",
             "PORT": str(port),
         }
+
+    def execute(self, sql: str) -> list[tuple]:
+        """Runs SQL in the scratch database, in autocommit; the rows it returned."""
+        cursor = self._database.execute(sql)
+        return cursor.fetchall() if cursor.description else []
 
     def empty_table(self, implementation: str) -> None:
         """Empties the table of a baseline that counts with COUNT(*) (COUNTING_ROWS)."""

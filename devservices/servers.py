@@ -211,6 +211,10 @@ class PrivatePostgres:
             DB_HOST="127.0.0.1", DB_PORT=str(self.port), DB_USER="postgres", DB_PASS=self.password
         )
 
+    def postmaster_pid(self) -> int:
+        """The server's first process, whose children are its backends."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")

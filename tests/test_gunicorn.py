@@ -259,7 +259,7 @@ def test_gunicorn_malformed_value_stops_it_with_one_line(variable, value, proble
     )
 
 
-def test_gunicorn_with_the_example_environment_runs_three_workers():
+def test_gunicorn_with_the_example_environment_runs_the_measured_default():
     """.env.example leaves WEB_CONCURRENCY out, so gunicorn runs the measured default."""
     example = (PROJECT_ROOT / ".env.example").read_text().splitlines()
     environment = dict(line.split("=", 1) for line in example if re.match(r"[A-Z_]+=", line))
@@ -275,4 +275,7 @@ def test_gunicorn_with_the_example_environment_runs_three_workers():
 
     assert result.returncode == 0, result.stderr
     assert "WEB_CONCURRENCY" not in environment
-    assert re.findall(r"^workers += (.*)$", result.stdout, flags=re.MULTILINE) == ["3"]
+    settings = dict(
+        re.findall(r"^(workers|threads|keepalive) += (.*)$", result.stdout, re.MULTILINE)
+    )
+    assert settings == {"workers": "2", "threads": "8", "keepalive": "2"}

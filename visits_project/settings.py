@@ -91,6 +91,11 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The admin's messages live in its session, which it has anyway. Django's default
+# tries a signed cookie first, and builds that cookie's signer on every request,
+# the page's included (docs/benchmark.md, "Cutting per-request work").
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 ROOT_URLCONF = "visits_project.urls"
 WSGI_APPLICATION = "visits_project.wsgi.application"
 
@@ -130,6 +135,14 @@ DATABASES = {
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "connect_timeout": _connect_timeout,
+            # Parameters travel apart from the statement, so that psycopg prepares
+            # a statement sent again and again (the page's, from its fifth time on
+            # each connection) and PostgreSQL parses and plans it once, not per
+            # page view (docs/benchmark.md, "Cutting per-request work"). Django
+            # turns preparing off for connection poolers; the service connects
+            # to PostgreSQL directly.
+            "server_side_binding": True,
+            "prepare_threshold": 5,
             # A slow query or a wait for a lock gives up (503) rather than hold
             # a worker's thread; the maintenance commands set longer ones.
             "options": (
