@@ -34,7 +34,8 @@ from pathlib import Path
 
 import psycopg
 
-from bench.scratch import PROJECT_ROOT, Scratch, Server, free_port
+from bench.scratch import PROJECT_ROOT, Scratch, Server
+from devservices.servers import free_port
 
 INSERT_SCRIPT = PROJECT_ROOT / "bench" / "headroom_insert.sql"
 TOOLS = ["pgbench", "redis-server", "redis-benchmark", "wrk", "setsid"]

@@ -6,7 +6,8 @@ swept over, and how each is started.
 import sys
 from dataclasses import dataclass
 
-from bench.scratch import Scratch, Server, free_port
+from bench.scratch import Scratch, Server
+from devservices.servers import free_port
 
 DESCRIPTIONS = {
     "visits": "this project: Django under gunicorn, gunicorn.conf.py as shipped",

@@ -35,14 +35,14 @@ class Load:
         return self.completed - self.failed
 
 
-def drive(port: int, connections: int, seconds: float) -> Load:
+def drive(port: int, connections: int, seconds: int) -> Load:
     """Runs wrk against 127.0.0.1:PORT with CONNECTIONS connections for SECONDS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     command = [
         "wrk",
         f"--threads={min(2, connections)}",
         f"--connections={connections}",
-        f"--duration={max(1, round(seconds))}s",
+        f"--duration={seconds}s",
         f"--timeout={TIMEOUT}",
         f"--script={SCRIPT}",
         f"http://127.0.0.1:{port}/",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench import load
 from bench.implementations import DESCRIPTIONS, GUNICORN_SETTINGS, start
-from bench.scratch import Scratch, own_servers
+from bench.scratch import Scratch, children, own_servers
 
 # (layer, path prefixes of its frames), innermost first: a sample belongs to the
 # layer of the innermost frame matching one. Frames of the standard library
@@ -197,14 +197,6 @@ def by_layer(samples: Counter) -> dict[str, float]:
     for stack, count in samples.items():
         shares[layer_of(stack)] += count
     return {layer: count / total for layer, count in shares.most_common()}
-
-
-def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(child) for child in text.split()]
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -34,10 +34,13 @@ ROW_TABLES = {
 COUNTING_ROWS = ("typical", "exercise")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def children(pid: int) -> list[int]:
+    """The processes PID started (gunicorn's workers, PostgreSQL's backends)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
 
 
 @contextlib.contextmanager
@@ -53,8 +56,8 @@ def own_servers() -> Iterator[tuple[PrivatePostgres, PrivateRedis]]:
     try:
         postgres.start()
         redis.start()
-        postgres.point(os.environ)  # type: ignore[arg-type]
-        redis.point(os.environ)  # type: ignore[arg-type]
+        postgres.point(os.environ)
+        redis.point(os.environ)
         print(
             f"PostgreSQL (scram-sha-256 over TCP) on port {postgres.port}, "
             f"Redis on port {redis.port}, both the benchmark's own.",
@@ -257,16 +260,9 @@ class MemorySampler:
 
     def _sample(self) -> None:
         while not self._done.is_set():
-            pids = [self.pid, *self._children()]
+            pids = [self.pid, *children(self.pid)]
             self.peak_kib = max(self.peak_kib, sum(self._pss_kib(pid) for pid in pids))
             self._done.wait(self.interval)
-
-    def _children(self) -> list[int]:
-        try:
-            text = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
-        except OSError:
-            return []
-        return [int(pid) for pid in text.split()]
 
     @staticmethod
     def _pss_kib(pid: int) -> int:

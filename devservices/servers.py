@@ -12,7 +12,7 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 
 STARTUP_SECONDS = 30
@@ -124,7 +124,7 @@ class PrivateRedis:
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith(b"+PONG")
 
-    def point(self, environment: dict[str, str]) -> None:
+    def point(self, environment: MutableMapping[str, str]) -> None:
         """Points ENVIRONMENT's CACHE_ variables at this server."""
         # It has no password, and refuses a client that offers one.
         environment.pop("CACHE_PASS", None)
@@ -204,7 +204,7 @@ class PrivatePostgres:
         finally:
             password_file.unlink()
 
-    def point(self, environment: dict[str, str]) -> None:
+    def point(self, environment: MutableMapping[str, str]) -> None:
         """Points ENVIRONMENT's DB_ variables at this server, as its superuser."""
         environment.pop("DB_PASS_FILE", None)
         environment.update(
