@@ -73,10 +73,10 @@ def main() -> int:
             load.drive(server.port, arguments.clients, 2)  # warm-up
             wrk = Background(server.port, arguments.clients, 2 * arguments.seconds + 2)
             time.sleep(1)
-            postgres_pids = [postgres.postmaster_pid()]
+            postmaster = postgres.postmaster_pid()
             processes = {
                 "gunicorn": lambda: [server.pid, *children(server.pid)],
-                "PostgreSQL (server)": lambda: postgres_pids + children(postgres_pids[0]),
+                "PostgreSQL (server)": lambda: [postmaster, *children(postmaster)],
                 "Redis (server)": lambda: [redis.process.pid],
             }
             before_rows = scratch.counts(arguments.implementation)[0]
