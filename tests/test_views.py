@@ -183,6 +183,19 @@ def test_readyz_reports_both_dependencies_up(client):
     assert current() == 0
 
 
+def test_readyz_with_redis_down_stays_ready_as_degraded(client, unreachable_cache):
+    """The page still answers without Redis, so the replica stays in traffic."""
+    response = client.get(reverse("readyz"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert json.loads(response.content) == {
+        "status": "degraded",
+        "database": {"engine": "PostgreSQL", "state": "up"},
+        "cache": {"engine": "Redis", "state": "down"},
+        "counter": None,
+    }
+
+
 @pytest.mark.parametrize(
     ("headers", "content_type", "body"),
     [

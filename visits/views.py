@@ -124,22 +124,26 @@ def prometheus_metrics(request: HttpRequest) -> HttpResponse:
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     """
-    Readiness: PostgreSQL and Redis both answer.
+    Readiness: the page can be served, so send traffic here. That needs
+    PostgreSQL; a Redis outage leaves it "degraded" but ready, since the page
+    then still stores each access and says the visit was not counted: taking
+    every replica out of traffic for it would turn a degraded site into none.
     It also says how far the visit counter is behind, which never makes it fail.
     """
     database = health.database_state()
     cache = health.cache_state()
     for state in (database, cache):
         if not state.up:
-            logger.warning("Not ready: %s does not answer (%s).", state.product, state.problem)
+            logger.warning("%s does not answer (%s).", state.product, state.problem)
     ready = database.up and cache.up
     counter = drift.measure() if ready else None
+    status = "ready" if ready else "degraded" if database.up else "unavailable"
     return JsonResponse(
         {
-            "status": "ready" if ready else "unavailable",
+            "status": status,
             "database": database.as_dict(),
             "cache": cache.as_dict(),
             "counter": counter.as_dict() if counter else None,
         },
-        status=HTTPStatus.OK if ready else HTTPStatus.SERVICE_UNAVAILABLE,
+        status=HTTPStatus.OK if database.up else HTTPStatus.SERVICE_UNAVAILABLE,
     )
