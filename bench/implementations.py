@@ -17,6 +17,8 @@ DESCRIPTIONS = {
     "visits-gthread": "visits with gunicorn's plain gthread worker, which slow clients can hold",
     "visits-json": "visits with DJANGO_LOG_FORMAT=json",
     "visits-unobserved": "visits without the metrics middleware (bench/settings_unobserved.py)",
+    "visits-unpooled": "visits with DB_POOL_SIZE=0: a persistent connection for each thread",
+    "visits-pool-4": "visits with DB_POOL_SIZE=4: each worker's threads share four connections",
 }
 # Compared side by side in every round, and the subject of the targets.
 COMPARED = ["visits", "ceiling", "typical", "exercise"]
@@ -30,6 +32,8 @@ VARIANT_ENVIRONMENTS = {
     "visits-gthread": {"WEB_WORKER_CLASS": "gthread"},
     "visits-json": {"DJANGO_LOG_FORMAT": "json"},
     "visits-unobserved": {"DJANGO_SETTINGS_MODULE": "bench.settings_unobserved"},
+    "visits-unpooled": {"DB_POOL_SIZE": "0"},
+    "visits-pool-4": {"DB_POOL_SIZE": "4"},
 }
 
 

@@ -21,7 +21,13 @@ from devservices.servers import PrivatePostgres, PrivateRedis
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MARKER = "scratch database of the visits benchmark"
 # The project's variants (bench/implementations.py) share its table and key.
-VARIANTS = ("visits-gthread", "visits-json", "visits-unobserved")
+VARIANTS = (
+    "visits-gthread",
+    "visits-json",
+    "visits-unobserved",
+    "visits-unpooled",
+    "visits-pool-4",
+)
 ROW_TABLES = {
     "visits": "visits_access",
     **dict.fromkeys(VARIANTS, "visits_access"),

@@ -7,6 +7,7 @@ import time
 import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from tests.support.commands import output_of
 from tests.support.database import in_thread
@@ -86,6 +87,8 @@ def test_rebuild_visit_counter_raced_against_live_page_views_counts_each_visit_o
         def visit_until_stopped(stop=stop) -> None:
             while not stop.is_set():
                 count_page_view(client_address="192.0.2.1", user_agent="race")
+                # As the end of a request does: the connection goes back to the pool.
+                connection.close()
 
         visitors = [in_thread(visit_until_stopped) for _ in range(6)]
         time.sleep(0.05)

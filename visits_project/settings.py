@@ -120,6 +120,26 @@ TEMPLATES = [
 # makemigrations --check) need no environment; `make run` starts servers of its
 # own where they are not set (devservices).
 _connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
+# DB_POOL_SIZE bounds the connections of each gunicorn worker process: its threads
+# share that many, from Django's psycopg pool, so that replicas x workers x
+# DB_POOL_SIZE is every connection a deployment can open, however busy it is
+# (README, "Beyond one machine"). Two served more than a connection per thread
+# (docs/benchmark.md). 0 turns the pool off: each thread keeps a connection of
+# its own for DB_CONN_MAX_AGE seconds.
+_pool_size = env_int("DB_POOL_SIZE", 2)
+_pool_timeout = env_float("DB_POOL_TIMEOUT", 5.0)
+_pool = {
+    "min_size": 1,
+    "max_size": _pool_size,
+    # A thread that finds every connection in use waits this long for one, then
+    # the page answers 503, as it does when PostgreSQL is away.
+    "timeout": _pool_timeout,
+    # While PostgreSQL is away the pool tries to connect again and again, ever
+    # less often; giving up after as long starts the next request's attempt
+    # afresh, so that service resumes within seconds of PostgreSQL's return,
+    # not after a wait that grew with the outage.
+    "reconnect_timeout": _pool_timeout,
+}
 DATABASES = {
     "default": {
         # Django's backend, with a health check that needs no query (see its module).
@@ -129,11 +149,13 @@ DATABASES = {
         "NAME": env_str("DB_NAME", "visits"),
         "USER": env_str("DB_USER", "postgres"),
         "PASSWORD": env_secret("DB_PASS"),
-        # Persistent connections save a connection per request; the health
-        # check replaces one that broke while PostgreSQL was away.
-        "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 600),
+        # Pooled or persistent, connections are reused across requests; the
+        # health check replaces one that broke while PostgreSQL was away (the
+        # pool runs it as each request takes a connection).
+        "CONN_MAX_AGE": 0 if _pool_size else env_int("DB_CONN_MAX_AGE", 600),
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
+            **({"pool": _pool} if _pool_size else {}),
             "connect_timeout": _connect_timeout,
             # Parameters travel apart from the statement, so that psycopg prepares
             # a statement sent again and again (the page's, from its fifth time on
