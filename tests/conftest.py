@@ -14,13 +14,17 @@ browser, tools) carry the `processes` marker: `pytest -m "not processes"` skips
 them. Those using the fixtures that start processes get it here.
 """
 
+import secrets
+
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
+from psycopg import sql
 
 from devservices.servers import PrivatePostgres, PrivateRedis, free_port
+from tests.support.database import postgres_admin
 from tests.support.servers import GunicornServer
 from visits_project.env import env_str
 
@@ -115,6 +119,17 @@ def gunicorn(transactional_db, start_gunicorn):
         return start_gunicorn(DB_NAME=connection.settings_dict["NAME"], **environment)
 
     return start
+
+
+@pytest.fixture
+def empty_database(real_services):
+    """A database of the test's own, dropped afterwards."""
+    name = f"visits_test_empty_{secrets.token_hex(4)}"
+    admin = postgres_admin()
+    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield name
+    admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin.close()
 
 
 @pytest.fixture

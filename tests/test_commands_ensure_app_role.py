@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from devservices.servers import free_port
 from tests.support.database import postgres_admin
 from tests.support.servers import PROJECT_ROOT
 
@@ -183,3 +184,48 @@ def test_ensure_app_role_refuses_a_superuser_role(cluster):
         f"CommandError: The role {cluster.role} is a superuser, which the service must not "
         "connect as; set DB_USER to another name, or remove its superuser attribute.\n"
     )
+
+
+def test_ensure_app_role_run_four_times_at_once_creates_the_role_once(cluster):
+    """Kubernetes starts every new web pod's init step at once, on a fresh install too."""
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "ensure_app_role"],
+            cwd=PROJECT_ROOT,
+            env={
+                **os.environ,
+                "DB_NAME": cluster.database,
+                "DB_USER": cluster.role,
+                "DB_PASS": "role-password",
+                "DB_ADMIN_USER": os.environ.get("DB_USER", "postgres"),
+                "DB_ADMIN_PASS": os.environ.get("DB_PASS", ""),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [run.communicate(timeout=60) for run in runs]
+
+    assert [run.returncode for run in runs] == [0] * 4, outputs
+    assert cluster.query("SELECT count(*) FROM pg_roles WHERE rolname = %s", [cluster.role]) == [
+        (1,)
+    ]
+
+
+def test_ensure_app_role_waits_for_postgresql_then_gives_up_in_one_sentence(cluster):
+    port = free_port()
+
+    result = cluster.manage("ensure_app_role", DB_PORT=str(port), WAIT_TIMEOUT="1.5")
+
+    assert result.returncode == 1
+    assert result.stdout == (
+        f"Waiting up to 1.5 s for PostgreSQL at {os.environ['DB_HOST']}:{port} to let "
+        f"{os.environ.get('DB_USER', 'postgres')} in (WAIT_TIMEOUT).\n"
+    )
+    assert result.stderr.startswith(
+        f"CommandError: Could not connect to {cluster.database} as "
+        f"{os.environ.get('DB_USER', 'postgres')} within 1.5 seconds ("
+    )
+    assert result.stderr.endswith("); check DB_HOST, DB_ADMIN_USER and DB_ADMIN_PASS.\n")

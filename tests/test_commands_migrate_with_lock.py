@@ -1,28 +1,15 @@
 """manage.py migrate_with_lock: web containers starting together migrate once, never deadlock."""
 
 import os
-import secrets
 import subprocess
 import sys
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from psycopg import sql
 
-from tests.support.database import postgres_admin, session_timeouts
+from tests.support.database import session_timeouts
 from tests.support.servers import PROJECT_ROOT
-
-
-@pytest.fixture
-def empty_database(real_services):
-    """A database of the test's own, dropped afterwards."""
-    name = f"visits_test_lock_{secrets.token_hex(4)}"
-    admin = postgres_admin()
-    admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield name
-    admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-    admin.close()
 
 
 @pytest.mark.processes

@@ -4,10 +4,11 @@ a role that can log in with DB_PASS, owns the database DB_NAME, its public
 schema and everything in it, and is not a superuser. It connects as an
 administrator (DB_ADMIN_USER with DB_ADMIN_PASS or DB_ADMIN_PASS_FILE), whose
 password the service itself then never needs. The stacks this project starts run
-it once per deploy, before web (docker/up, compose.yaml, the Swarm stack, the
-Kubernetes Job).
+it once per deploy, before web (docker/up, compose.yaml, the Swarm stack's
+db-setup), or in each Kubernetes web pod's first init step.
 """
 
+import time
 from typing import Any
 
 import psycopg
@@ -15,7 +16,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from psycopg import sql
 
-from visits_project.env import env_secret, env_str
+from visits_project.env import env_float, env_secret, env_str
+
+# Any constant shared by every instance of the service; "role" in ASCII.
+APP_ROLE_LOCK_ID = 0x726F6C65
+RETRY_SECONDS = 1
 
 # What in the public schema the role must own to migrate it: tables, views and
 # sequences that no table owns (those follow their table), and functions.
@@ -44,25 +49,42 @@ class Command(BaseCommand):
         database: dict[str, Any] = settings.DATABASES["default"]
         role, password = database["USER"], database["PASSWORD"]
         admin = self._admin_user(role, password, database)
-        try:
-            connection = psycopg.connect(
-                host=database["HOST"],
-                port=database["PORT"],
-                dbname=database["NAME"],
-                user=admin,
-                password=env_secret("DB_ADMIN_PASS") or None,
-                connect_timeout=database["OPTIONS"].get("connect_timeout", 3),
-                autocommit=True,
-            )
-        except psycopg.OperationalError as error:
-            raise CommandError(
-                f"Could not connect to {database['NAME']} as {admin} ({error}); check DB_HOST, "
-                "DB_ADMIN_USER and DB_ADMIN_PASS."
-            ) from None
+        connection = self._connect(database, admin, env_float("WAIT_TIMEOUT", 60.0))
         with connection, connection.transaction():
+            # Several web pods may run this at once (Kubernetes' init step): one at a time.
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", [APP_ROLE_LOCK_ID])
             self._ensure_role(connection, role, password)
             self._hand_over(connection, role, database["NAME"])
         self.stdout.write(f"The role {role} owns the database {database['NAME']}.")
+
+    def _connect(self, database: dict[str, Any], admin: str, timeout: float) -> psycopg.Connection:
+        """Connects as ADMIN, trying again for up to TIMEOUT seconds while the server starts."""
+        deadline = time.monotonic() + timeout
+        announced = False
+        while True:
+            try:
+                return psycopg.connect(
+                    host=database["HOST"],
+                    port=database["PORT"],
+                    dbname=database["NAME"],
+                    user=admin,
+                    password=env_secret("DB_ADMIN_PASS") or None,
+                    connect_timeout=database["OPTIONS"].get("connect_timeout", 3),
+                    autocommit=True,
+                )
+            except psycopg.OperationalError as error:
+                if time.monotonic() >= deadline:
+                    raise CommandError(
+                        f"Could not connect to {database['NAME']} as {admin} within {timeout:g} "
+                        f"seconds ({error}); check DB_HOST, DB_ADMIN_USER and DB_ADMIN_PASS."
+                    ) from None
+            if not announced:
+                self.stdout.write(
+                    f"Waiting up to {timeout:g} s for PostgreSQL at {database['HOST']}:"
+                    f"{database['PORT']} to let {admin} in (WAIT_TIMEOUT)."
+                )
+                announced = True
+            time.sleep(RETRY_SECONDS)
 
     @staticmethod
     def _admin_user(role: str, password: str, database: dict[str, Any]) -> str:

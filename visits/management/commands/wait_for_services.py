@@ -21,8 +21,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--timeout", type=float)
-        # For what never touches the cache, such as Kubernetes' migrate Job, which
-        # its network policy lets reach the database alone.
+        # The web container's start (docker/entrypoint): without Redis the page
+        # still answers, so a replica never waits for it.
         parser.add_argument("--database-only", action="store_true")
 
     def handle(
