@@ -123,9 +123,9 @@ _connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
 # DB_POOL_SIZE bounds the connections of each gunicorn worker process: its threads
 # share that many, from Django's psycopg pool, so that replicas x workers x
 # DB_POOL_SIZE is every connection a deployment can open, however busy it is
-# (README, "Beyond one machine"). Two served more than a connection per thread
-# (docs/benchmark.md). 0 turns the pool off: each thread keeps a connection of
-# its own for DB_CONN_MAX_AGE seconds.
+# (README, "Beyond one machine"); it cost no throughput beyond the noise
+# (docs/benchmark.md, "Connections"). 0 turns the pool off: each thread keeps a
+# connection of its own for DB_CONN_MAX_AGE seconds.
 _pool_size = env_int("DB_POOL_SIZE", 2)
 _pool_timeout = env_float("DB_POOL_TIMEOUT", 5.0)
 _pool = {
