@@ -13,18 +13,22 @@ import shutil
 import subprocess
 import sysconfig
 import tomllib
+from http import HTTPStatus
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 from django.core.management import get_commands
-from django.http.request import validate_host
+from django.http import HttpResponse
+from django.http.request import split_domain_port, validate_host
+from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 from kubernetes_validate.utils import all_versions, major_minor
 from packaging.version import Version
 
 from tests.support.servers import PROJECT_ROOT
+from visits_project.env import env_bool, env_int, env_networks
 
 # kubectl renders the manifests; git says what it ignores.
 pytestmark = pytest.mark.processes
@@ -53,6 +57,13 @@ OPERATOR_CONNECTIONS = 10
 SUPERUSER_RESERVED_CONNECTIONS = 3
 # Each init step is one command on one connection, and they run one after the other.
 INIT_CONNECTIONS_PER_POD = 1
+# What the downward API gives a pod, for the variables that take their value from it.
+EXAMPLE_POD_FIELDS = {"status.podIP": "10.244.1.7"}
+# A reference to another variable, which Kubernetes expands when that one is listed earlier.
+VARIABLE_REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+# The namespaces of the ingress controller and of Prometheus, the only ones that reach web.
+INGRESS_CONTROLLER_NAMESPACE = "ingress-nginx"
+MONITORING_NAMESPACE = "monitoring"
 
 
 def secret_files(kustomization_dir: Path) -> list[Path]:
@@ -129,7 +140,29 @@ def containers(workload: dict) -> list[dict]:
 
 
 def environment(container: dict) -> dict[str, str]:
-    return {variable["name"]: variable["value"] for variable in container.get("env", [])}
+    """
+    A container's variables as Kubernetes sets them: a pod field at EXAMPLE_POD_FIELDS' value,
+    and each $(NAME) of a variable listed earlier expanded (a later or unknown one stays as is).
+    """
+    values: dict[str, str] = {}
+    for variable in container.get("env", []):
+        if "value" in variable:
+            values[variable["name"]] = VARIABLE_REFERENCE.sub(
+                lambda match: values.get(match[1], match[0]), variable["value"]
+            )
+        else:
+            field = variable["valueFrom"]["fieldRef"]["fieldPath"]
+            values[variable["name"]] = EXAMPLE_POD_FIELDS[field]
+    return values
+
+
+def referenced_variables(container: dict) -> set[str]:
+    """The names a container's variables refer to as $(NAME)."""
+    return {
+        name
+        for variable in container.get("env", [])
+        for name in VARIABLE_REFERENCE.findall(variable.get("value", ""))
+    }
 
 
 def web_container(objects: dict) -> dict:
@@ -177,7 +210,7 @@ def immutable_fields(item: dict) -> dict | None:
 
 
 def allowed_hosts(objects: dict) -> list[str]:
-    """DJANGO_ALLOWED_HOSTS of the web pods, split as env_list splits it."""
+    """DJANGO_ALLOWED_HOSTS of a web pod (at EXAMPLE_POD_FIELDS), split as env_list splits it."""
     raw = environment(web_container(objects))["DJANGO_ALLOWED_HOSTS"]
     return [host.strip() for host in raw.split(",") if host.strip()]
 
@@ -298,13 +331,18 @@ def test_kustomization_every_object_is_labelled_visits(rendered, name):
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
 def test_image_containers_set_only_environment_the_code_reads(rendered, name):
-    """Each variable set for the visits-web image is one its settings, gunicorn or commands read."""
+    """
+    Each variable set for the visits-web image is one its settings, gunicorn or commands read,
+    or one that another names as $(NAME), listed before it so that Kubernetes expands it.
+    """
     read = environment_names_read()
     for item in rendered[name]:
         if item["kind"] in WORKLOAD_KINDS and component(item) in IMAGE_COMPONENTS:
             for container in containers(item):
                 assert container["image"] == f"visits-web:{project_version()}"
-                assert set(environment(container)) - read == set()
+                assert set(environment(container)) - read - referenced_variables(container) == set()
+                for value in environment(container).values():
+                    assert VARIABLE_REFERENCE.search(value) is None
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
@@ -624,7 +662,10 @@ def allowed_peers(objects: dict, tier: str) -> tuple[bool, set[tuple[str, str, i
 
 
 def test_network_policies_let_only_web_reach_db_and_cache(base):
-    """By default nothing gets in; web (its init steps included) reaches db and cache."""
+    """
+    By default nothing gets in; web (its init steps included) reaches db and cache, and only
+    the ingress controller and Prometheus reach web.
+    """
     (default_deny,) = [
         policy
         for (kind, _), policy in base.items()
@@ -633,14 +674,23 @@ def test_network_policies_let_only_web_reach_db_and_cache(base):
     assert default_deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
     assert allowed_peers(base, "db") == (True, {("pod", "web", 5432)})
     assert allowed_peers(base, "cache") == (True, {("pod", "web", 6379)})
-    assert allowed_peers(base, "web") == (True, {("namespace", "ingress-nginx", 8080)})
+    assert allowed_peers(base, "web") == (
+        True,
+        {
+            ("namespace", INGRESS_CONTROLLER_NAMESPACE, 8080),
+            ("namespace", MONITORING_NAMESPACE, 8080),
+        },
+    )
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
-def test_web_port_admits_only_the_ingress_controller_and_trusts_private_networks(rendered, name):
+def test_web_port_admits_only_the_controller_and_monitoring_and_trusts_private_networks(
+    rendered, name
+):
     """
-    The one rule letting traffic into web's pods comes from the controller's namespace, so
-    the X-Forwarded-For web believes from the private networks is the controller's.
+    The two rules letting traffic into web's pods come from the controller's namespace and
+    monitoring's, each to port http alone, so the X-Forwarded-For web believes from the private
+    networks is one of theirs: monitoring must be trusted as the controller is.
     """
     objects = index(rendered[name])
     deployment = objects[("Deployment", "web")]
@@ -653,23 +703,69 @@ def test_web_port_admits_only_the_ingress_controller_and_trusts_private_networks
         for rule in policy["spec"].get("ingress", [])
     ]
 
-    assert rules == [
+    assert sorted(rules, key=str) == [
         {
             "from": [
-                {
-                    "namespaceSelector": {
-                        "matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}
-                    }
-                }
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
             ],
             "ports": [{"port": "http", "protocol": "TCP"}],
         }
+        for namespace in (INGRESS_CONTROLLER_NAMESPACE, MONITORING_NAMESPACE)
     ]
     assert named_port(deployment, "http") == web_container(objects)["ports"][0]["containerPort"]
     assert allowed_peers(objects, "web")[0] is True  # isolated: nothing else gets in
     trusted = environment(web_container(objects))["DJANGO_TRUSTED_PROXIES"].split(",")
     assert trusted == ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
     assert all(ipaddress.ip_network(network).is_private for network in trusted)
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_web_metrics_allowed_networks_are_the_trusted_private_networks(rendered, name, monkeypatch):
+    """
+    DJANGO_METRICS_ALLOWED_NETWORKS reads, as the settings read it, as the same private
+    networks as DJANGO_TRUSTED_PROXIES: the pod networks Prometheus scrapes from.
+    """
+    web = environment(web_container(index(rendered[name])))
+    for variable in ("DJANGO_METRICS_ALLOWED_NETWORKS", "DJANGO_TRUSTED_PROXIES"):
+        monkeypatch.setenv(variable, web[variable])
+
+    allowed = env_networks("DJANGO_METRICS_ALLOWED_NETWORKS")
+
+    assert allowed == env_networks("DJANGO_TRUSTED_PROXIES")
+    assert [str(network) for network in allowed] == [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    ]
+    assert all(network.is_private for network in allowed)
+
+
+def test_acme_solver_admits_the_ingress_controller_alone(base):
+    """
+    cert-manager's HTTP-01 solver pods, which it starts in this namespace, are reachable on its
+    port 8089 from the controller that passes them the challenge, and from nothing else.
+    """
+    solver_labels = {"acme.cert-manager.io/http01-solver": "true"}
+    rules = [
+        rule
+        for (kind, _), policy in base.items()
+        if kind == "NetworkPolicy"
+        and selects(policy["spec"]["podSelector"].get("matchLabels", {}), solver_labels)
+        for rule in policy["spec"].get("ingress", [])
+    ]
+
+    assert rules == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": INGRESS_CONTROLLER_NAMESPACE}
+                    }
+                }
+            ],
+            "ports": [{"port": 8089, "protocol": "TCP"}],
+        }
+    ]
 
 
 @pytest.mark.parametrize("name", KUSTOMIZATIONS)
@@ -801,6 +897,149 @@ def test_ingresses_buffer_requests_and_limit_the_admin_login(base):
     (login_path,) = login["spec"]["rules"][0]["http"]["paths"]
     assert resolve(login_path["path"]).url_name == "login"
     assert resolve(login_path["path"]).namespace == "admin"
+
+
+def ingresses(objects: dict) -> dict[str, dict]:
+    return {name: item for (kind, name), item in objects.items() if kind == "Ingress"}
+
+
+def readme_yaml(kind: str) -> list[dict]:
+    """The objects of a kind in the README's yaml blocks."""
+    readme = (KUBERNETES_DIR / "README.md").read_text()
+    return [
+        item
+        for block in re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+        for item in yaml.safe_load_all(block)
+        if isinstance(item, dict) and item.get("kind") == kind
+    ]
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_ingresses_serve_tls_for_their_hosts_from_one_secret(rendered, name):
+    """Each Ingress ends TLS for exactly the hosts of its rules, all with the Secret visits-tls."""
+    secrets = set()
+    for ingress in ingresses(index(rendered[name])).values():
+        (tls,) = ingress["spec"]["tls"]
+        assert sorted(tls["hosts"]) == sorted(rule["host"] for rule in ingress["spec"]["rules"])
+        secrets.add(tls["secretName"])
+    assert secrets == {"visits-tls"}
+
+
+def test_ingresses_ask_cert_manager_once_for_every_host(base):
+    """
+    One Ingress, web, names the ClusterIssuer letsencrypt (cert-manager.io/cluster-issuer), and
+    its tls section covers every Ingress's hosts: the one Certificate serves them all. The
+    README names the same issuer and Secret.
+    """
+    issuers = {
+        name: ingress["metadata"]["annotations"]
+        for name, ingress in ingresses(base).items()
+        if any(key.startswith("cert-manager.io/") for key in ingress["metadata"]["annotations"])
+    }
+    every_host = {
+        rule["host"] for ingress in ingresses(base).values() for rule in ingress["spec"]["rules"]
+    }
+
+    assert list(issuers) == ["web"]
+    cert_manager = {
+        key: value for key, value in issuers["web"].items() if key.startswith("cert-manager.io/")
+    }
+    assert cert_manager == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    (tls,) = base[("Ingress", "web")]["spec"]["tls"]
+    assert set(tls["hosts"]) == every_host
+    (issuer,) = readme_yaml("ClusterIssuer")
+    assert issuer["metadata"]["name"] == "letsencrypt"
+    readme = (KUBERNETES_DIR / "README.md").read_text()
+    assert f"kubectl -n visits create secret tls {tls['secretName']} " in readme
+
+
+@pytest.mark.parametrize("name", KUSTOMIZATIONS)
+def test_web_serves_https_only_with_hsts_behind_a_trusted_proxy(rendered, name, monkeypatch):
+    """
+    Read as the settings read them, DJANGO_HTTPS is on and DJANGO_HSTS_SECONDS above 0, and the
+    controller is a proxy gunicorn believes X-Forwarded-Proto from: no redirect loop.
+    """
+    web = environment(web_container(index(rendered[name])))
+    for variable in ("DJANGO_HTTPS", "DJANGO_HSTS_SECONDS", "DJANGO_TRUSTED_PROXIES"):
+        monkeypatch.setenv(variable, web[variable])
+
+    assert env_bool("DJANGO_HTTPS", False) is True
+    assert env_int("DJANGO_HSTS_SECONDS", 0) > 0
+    assert env_networks("DJANGO_TRUSTED_PROXIES") != []
+
+
+def test_web_probes_and_scrape_are_exempt_from_the_https_redirect(base, settings, rf):
+    """
+    Under web's settings, with the redirect DJANGO_HTTPS turns on, SecurityMiddleware lets each
+    probe's and the scrape's plain-HTTP request through (SECURE_REDIRECT_EXEMPT), with the Host
+    each sends, and redirects the page to HTTPS.
+    """
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = allowed_hosts(base)
+    middleware = SecurityMiddleware(lambda request: HttpResponse())
+    container = web_container(base)
+    annotations = base[("Deployment", "web")]["spec"]["template"]["metadata"]["annotations"]
+    requests = {
+        (probe["path"], probe["httpHeaders"][0]["value"])
+        for probe in (
+            container[kind]["httpGet"]
+            for kind in ("startupProbe", "readinessProbe", "livenessProbe")
+        )
+    }
+    requests.add(
+        (
+            annotations["prometheus.io/path"],
+            f"{EXAMPLE_POD_FIELDS['status.podIP']}:{annotations['prometheus.io/port']}",
+        )
+    )
+
+    assert {path for path, _ in requests} == {"/healthz", "/readyz", "/metrics"}
+    for path, host in requests:
+        assert middleware.process_request(rf.get(path, HTTP_HOST=host)) is None
+    page = middleware.process_request(rf.get("/", HTTP_HOST="visits.example.com"))
+    assert (page.status_code, page["Location"]) == (
+        HTTPStatus.MOVED_PERMANENTLY,
+        "https://visits.example.com/",
+    )
+
+
+def test_web_scrape_annotations_name_the_metrics_view_on_the_container_port(base):
+    """
+    prometheus.io/port and /path are the container's port and the URL of the metrics view, and
+    the Host a scrape sends (the pod's address and that port) is one Django allows.
+    """
+    template = base[("Deployment", "web")]["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    (port,) = web_container(base)["ports"]
+    scrape_host = f"{EXAMPLE_POD_FIELDS['status.podIP']}:{annotations['prometheus.io/port']}"
+
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert int(annotations["prometheus.io/port"]) == port["containerPort"]
+    assert resolve(annotations["prometheus.io/path"]).url_name == "metrics"
+    domain, _ = split_domain_port(scrape_host)
+    assert validate_host(domain, allowed_hosts(base)) is True
+
+
+def test_readme_pod_monitor_scrapes_web_as_job_visits(base):
+    """
+    The README's PodMonitor selects web's pods, on its port http at the metrics URL, and takes
+    the job from a pod label whose value is visits, the job the alert rules expect; the README's
+    own scrape job is named visits too.
+    """
+    (monitor,) = readme_yaml("PodMonitor")
+    deployment = base[("Deployment", "web")]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    readme = (KUBERNETES_DIR / "README.md").read_text()
+
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert selects(monitor["spec"]["selector"]["matchLabels"], labels)
+    assert labels[monitor["spec"]["jobLabel"]] == "visits"
+    assert (
+        named_port(deployment, endpoint["port"]) == web_container(base)["ports"][0]["containerPort"]
+    )
+    assert resolve(endpoint["path"]).url_name == "metrics"
+    assert "  - job_name: visits\n" in readme
 
 
 def test_managed_overlay_drops_db_and_cache_and_changes_only_their_hosts(base, managed):
