@@ -35,20 +35,23 @@ class Cluster:
         self.admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.role)))
         self.admin.close()
 
+    def environment(self) -> dict[str, str]:
+        """The test's database and role, with the admin's credentials."""
+        return {
+            **os.environ,
+            "DB_NAME": self.database,
+            "DB_USER": self.role,
+            "DB_PASS": "role-password",
+            "DB_ADMIN_USER": os.environ.get("DB_USER", "postgres"),
+            "DB_ADMIN_PASS": os.environ.get("DB_PASS", ""),
+        }
+
     def manage(self, *arguments: str, **environment: str) -> subprocess.CompletedProcess:
         """manage.py on the test's database as the test's role, with the admin's credentials."""
         return subprocess.run(
             [sys.executable, "manage.py", *arguments],
             cwd=PROJECT_ROOT,
-            env={
-                **os.environ,
-                "DB_NAME": self.database,
-                "DB_USER": self.role,
-                "DB_PASS": "role-password",
-                "DB_ADMIN_USER": os.environ.get("DB_USER", "postgres"),
-                "DB_ADMIN_PASS": os.environ.get("DB_PASS", ""),
-                **environment,
-            },
+            env={**self.environment(), **environment},
             capture_output=True,
             text=True,
             check=False,
@@ -192,14 +195,7 @@ def test_ensure_app_role_run_four_times_at_once_creates_the_role_once(cluster):
         subprocess.Popen(
             [sys.executable, "manage.py", "ensure_app_role"],
             cwd=PROJECT_ROOT,
-            env={
-                **os.environ,
-                "DB_NAME": cluster.database,
-                "DB_USER": cluster.role,
-                "DB_PASS": "role-password",
-                "DB_ADMIN_USER": os.environ.get("DB_USER", "postgres"),
-                "DB_ADMIN_PASS": os.environ.get("DB_PASS", ""),
-            },
+            env=cluster.environment(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
