@@ -100,3 +100,43 @@ def test_rebuild_visit_counter_raced_against_live_page_views_counts_each_visit_o
         differences.append(visit_counter.current() - Access.objects.count())
 
     assert differences == [0] * 30
+
+
+def test_rebuild_visit_counter_exact_lowers_a_higher_counter(capsys):
+    Access.objects.bulk_create(Access(user_agent="a") for _ in range(3))
+    cache.set(visit_counter.COUNTER_KEY, 20, timeout=None)
+
+    call_command("rebuild_visit_counter", "--exact")
+    call_command("rebuild_visit_counter", "--exact")
+
+    assert capsys.readouterr().out == (
+        "Set the visit counter from 20 to 3, the number of access records.\n"
+        "The visit counter (3) already equals the access records.\n"
+    )
+    redis = cache.client.get_client(write=True)
+    assert redis.ttl(cache.make_key(visit_counter.COUNTER_KEY)) == -1
+    assert visit_counter.increment(Access.objects.create(user_agent="b").id) == 4
+
+
+def test_rebuild_visit_counter_exact_replaces_the_mark_of_a_previous_rebuild(capsys):
+    """A restored database's ids may lie below the mark that a rebuild over the old one left."""
+    first = Access.objects.create(user_agent="a")
+    cache.set(visit_counter.COUNTER_KEY, 50, timeout=None)
+    cache.set(visit_counter.COUNTED_UP_TO_KEY, first.id + 50, timeout=None)
+
+    call_command("rebuild_visit_counter", "--exact")
+
+    assert capsys.readouterr().out == (
+        "Set the visit counter from 50 to 1, the number of access records.\n"
+    )
+    assert visit_counter.increment(Access.objects.create(user_agent="b").id) == 2
+
+
+def test_rebuild_visit_counter_exact_with_cache_down_says_what_to_check(unreachable_cache):
+    with pytest.raises(CommandError) as error:
+        call_command("rebuild_visit_counter", "--exact")
+
+    assert str(error.value) == (
+        "The visit counter's cache does not answer; check CACHE_HOST and CACHE_PORT "
+        "and run this again."
+    )

@@ -105,6 +105,27 @@ def raise_to(target: int, *, counted_up_to: int) -> tuple[int, int] | tuple[None
     return int(before), int(after)
 
 
+def set_to(target: int, *, counted_up_to: int) -> tuple[int, int] | tuple[None, None]:
+    """
+    Set the counter to target, higher or lower (a restored database's accesses),
+    in one MULTI with the id up to which it counts every access, replacing one
+    that a rebuild over the previous database left, which would keep the next
+    visits uncounted; (before, after), or Nones if unreachable.
+    """
+    cache = redis_cache()
+    try:
+        client = cache.client.get_client(write=True)
+        pipeline = client.pipeline(transaction=True)
+        pipeline.get(cache.make_key(COUNTER_KEY))
+        pipeline.set(cache.make_key(COUNTER_KEY), target)
+        pipeline.set(cache.make_key(COUNTED_UP_TO_KEY), counted_up_to, ex=COUNTED_UP_TO_SECONDS)
+        before, _, _ = pipeline.execute()
+    except UNREACHABLE as error:
+        logger.warning("Visit counter not set: the cache is unreachable (%s).", error)
+        return None, None
+    return int(before or 0), target
+
+
 def product_name() -> str:
     """The name of the cache product holding the counter, as shown to people."""
     return "Redis"

@@ -1,6 +1,6 @@
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Max
 
 from visits import storage, visit_counter
@@ -17,8 +17,16 @@ class Command(BaseCommand):
     help = (
         "Raise the Redis visit counter to at least the number of access records, for when "
         "the cache lost its data. Never lowers it, never counts a visit twice; safe to run "
-        "again and while traffic flows (inserts wait a few milliseconds)."
+        "again and while traffic flows (inserts wait a few milliseconds). With --exact, set "
+        "it to that number even when it is higher (after restoring a backup)."
     )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--exact",
+            action="store_true",
+            help="Set the counter to the number of access records, lowering it if need be.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         set_timeouts(statement=REPAIR_STATEMENT_TIMEOUT, lock=REPAIR_LOCK_TIMEOUT)
@@ -28,20 +36,26 @@ class Command(BaseCommand):
         with inserts_paused():
             accesses = storage.access_count()
             counted_up_to = Access.objects.aggregate(last=Max("id"))["last"] or 0
-            before, after = visit_counter.raise_to(accesses, counted_up_to=counted_up_to)
+            if options["exact"]:
+                before, after = visit_counter.set_to(accesses, counted_up_to=counted_up_to)
+            else:
+                before, after = visit_counter.raise_to(accesses, counted_up_to=counted_up_to)
         if before is None:
             raise CommandError(
                 "The visit counter's cache does not answer; check CACHE_HOST and CACHE_PORT "
                 "and run this again."
             )
-        if after == before:
+        if after == before and options["exact"]:
+            self.stdout.write(f"The visit counter ({before}) already equals the access records.")
+        elif after == before:
             self.stdout.write(
                 f"The visit counter ({before}) already covers the {accesses} access records."
             )
         else:
+            verb = "Set" if options["exact"] else "Raised"
             self.stdout.write(
                 self.style.WARNING(
-                    f"Raised the visit counter from {before} to {after}, the number of "
+                    f"{verb} the visit counter from {before} to {after}, the number of "
                     "access records."
                 )
             )
