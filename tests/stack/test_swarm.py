@@ -437,7 +437,7 @@ def test_swarm_replicas_killed_under_traffic_never_store_a_view_twice(deployment
     without its stored access. A request in flight in a killed replica fails (502).
     """
     accesses, visits = deployment.counts()
-    with Traffic(deployment, threads=8, pause=0.02, label="swarm-kill") as traffic:
+    with Traffic(deployment, threads=16, pause=0, label="swarm-kill") as traffic:
         for kill in range(6):
             time.sleep(5)
             containers = deployment.web_containers()
