@@ -8,10 +8,12 @@ Dockerfile, gunicorn, pyproject.toml and docker/up.
 import ast
 import ipaddress
 import itertools
+import os
 import re
 import shutil
 import subprocess
 import sysconfig
+import time
 import tomllib
 from http import HTTPStatus
 from pathlib import Path
@@ -27,6 +29,7 @@ from django.urls import resolve
 from kubernetes_validate.utils import all_versions, major_minor
 from packaging.version import Version
 
+from devservices.servers import free_port
 from tests.support.servers import PROJECT_ROOT
 from visits_project.env import env_bool, env_int, env_networks
 
@@ -45,7 +48,7 @@ ENVIRONMENT_READERS = [
     PROJECT_ROOT / "gunicorn.conf.py",
     *sorted((PROJECT_ROOT / "visits" / "management" / "commands").glob("*.py")),
 ]
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "CronJob"}
 # The components whose pods run the visits-web image.
 IMAGE_COMPONENTS = {"web"}
 # Web's preStop sleep action is on by default from 1.30 (beta; GA in 1.34).
@@ -126,12 +129,22 @@ def managed(rendered) -> dict[tuple[str, str], dict]:
     return index(rendered["overlays/managed"])
 
 
+def pod_template(workload: dict) -> dict:
+    """A workload's pod template; a CronJob's is in the template of the Jobs it makes."""
+    spec = workload["spec"]
+    return (
+        spec["jobTemplate"]["spec"]["template"]
+        if workload["kind"] == "CronJob"
+        else spec["template"]
+    )
+
+
 def pod_spec(workload: dict) -> dict:
-    return workload["spec"]["template"]["spec"]
+    return pod_template(workload)["spec"]
 
 
 def component(workload: dict) -> str:
-    return workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+    return pod_template(workload)["metadata"]["labels"]["app.kubernetes.io/component"]
 
 
 def containers(workload: dict) -> list[dict]:
@@ -206,6 +219,8 @@ def immutable_fields(item: dict) -> dict | None:
         return {"selector": spec["selector"]}
     if item["kind"] == "Service":
         return {"clusterIP": spec.get("clusterIP")}
+    if item["kind"] == "PersistentVolumeClaim":
+        return {key: value for key, value in spec.items() if key != "resources"}
     return None
 
 
@@ -512,7 +527,7 @@ def test_services_select_one_workload_and_target_its_ports(rendered, name):
             item
             for (other, _), item in objects.items()
             if other in WORKLOAD_KINDS
-            and selects(service["spec"]["selector"], item["spec"]["template"]["metadata"]["labels"])
+            and selects(service["spec"]["selector"], pod_template(item)["metadata"]["labels"])
         ]
         assert [item["metadata"]["name"] for item in selected] == [service_name]
         for port in service["spec"]["ports"]:
@@ -634,7 +649,7 @@ def cpu_quantity(quantity: str) -> float:
 def allowed_peers(objects: dict, tier: str) -> tuple[bool, set[tuple[str, str, int]]]:
     """Whether a NetworkPolicy isolates the tier's pods, and who may connect to which port."""
     workload = workload_of(objects, tier)
-    labels = workload["spec"]["template"]["metadata"]["labels"]
+    labels = pod_template(workload)["metadata"]["labels"]
     isolated = False
     peers = set()
     for (kind, _), policy in objects.items():
@@ -663,8 +678,8 @@ def allowed_peers(objects: dict, tier: str) -> tuple[bool, set[tuple[str, str, i
 
 def test_network_policies_let_only_web_reach_db_and_cache(base):
     """
-    By default nothing gets in; web (its init steps included) reaches db and cache, and only
-    the ingress controller and Prometheus reach web.
+    By default nothing gets in; web (its init steps included) reaches db and cache, the backup
+    pods db, and only the ingress controller and Prometheus reach web.
     """
     (default_deny,) = [
         policy
@@ -672,7 +687,7 @@ def test_network_policies_let_only_web_reach_db_and_cache(base):
         if kind == "NetworkPolicy" and policy["spec"]["podSelector"] == {}
     ]
     assert default_deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
-    assert allowed_peers(base, "db") == (True, {("pod", "web", 5432)})
+    assert allowed_peers(base, "db") == (True, {("pod", "web", 5432), ("pod", "backup", 5432)})
     assert allowed_peers(base, "cache") == (True, {("pod", "web", 6379)})
     assert allowed_peers(base, "web") == (
         True,
@@ -831,7 +846,8 @@ def test_db_max_connections_covers_the_connection_budget(base):
 def test_base_new_secret_and_image_roll_web_and_change_nothing_immutable(tmp_path):
     """
     Rendered again with other secrets and another visits-web tag (an overlay's images:), no
-    field an apply may not change differs, and web's pod template does, so its pods roll.
+    field an apply may not change differs, and web's pod template does, so its pods roll. The
+    backup CronJob's template changes too, which an apply may do: only a Job's is immutable.
     """
     first = copy_with_secrets(tmp_path / "first", "first")
     second = copy_with_secrets(tmp_path / "second", "second")
@@ -855,7 +871,9 @@ def test_base_new_secret_and_image_roll_web_and_change_nothing_immutable(tmp_pat
         if immutable_fields(before[key]) != immutable_fields(after[key])
     ]
 
-    assert [key for key in before.keys() | after.keys() if key[0] in {"Job", "CronJob"}] == []
+    assert [key for key in before.keys() | after.keys() if key[0] == "Job"] == []
+    assert immutable_fields(before[("CronJob", "backup")]) is None
+    assert pod_template(before[("CronJob", "backup")]) != pod_template(after[("CronJob", "backup")])
     assert changed == []
     assert before.keys() - after.keys() == {
         ("Secret", name) for kind, name in before if kind == "Secret"
@@ -873,6 +891,172 @@ def test_base_new_secret_and_image_roll_web_and_change_nothing_immutable(tmp_pat
         for volume in template_after["spec"]["volumes"]
         if "secret" in volume
     )
+
+
+def backup_container(objects: dict) -> dict:
+    (container,) = pod_spec(objects[("CronJob", "backup")])["containers"]
+    return container
+
+
+def backup_script(objects: dict, root: Path) -> str:
+    """The backup container's script with its volumes' mount paths moved under root."""
+    container = backup_container(objects)
+    assert container["command"] == ["bash", "-c"]
+    (script,) = container["args"]
+    paths = "|".join(re.escape(mount["mountPath"]) for mount in container["volumeMounts"])
+    return re.sub(rf"(?<![\w/])({paths})(?=/|\b)", lambda match: f"{root}{match[1]}", script)
+
+
+def run_backup(objects: dict, root: Path, **server: str) -> subprocess.CompletedProcess:
+    """
+    The backup script run here, its pg_dump the real one, dumping the tests' PostgreSQL's
+    maintenance database rather than the Service db (SERVER overrides the PG variables).
+    """
+    (root / "backups").mkdir(exist_ok=True)
+    (root / "run" / "secrets" / "visits").mkdir(parents=True, exist_ok=True)
+    password = os.environ.get("DB_PASS") or "unused-where-the-server-trusts"
+    (root / "run" / "secrets" / "visits" / "db_password").write_text(password)
+    tests_server = {
+        "PGHOST": os.environ["DB_HOST"],
+        "PGPORT": os.environ.get("DB_PORT", "5432"),
+        "PGUSER": os.environ.get("DB_USER", "postgres"),
+        "PGDATABASE": "postgres",
+    }
+    return subprocess.run(
+        ["bash", "-c", backup_script(objects, root)],
+        env={
+            "PATH": os.environ["PATH"],
+            **environment(backup_container(objects)),
+            **tests_server,
+            **server,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_backup_cronjob_and_its_claim_are_in_the_base_alone(base, managed):
+    """The base backs db up nightly into the claim backups; the managed overlay has neither."""
+    claim = base[("PersistentVolumeClaim", "backups")]
+
+    assert ("CronJob", "backup") in base
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "10Gi"}},
+    }
+    assert [key for key in managed if key[0] in {"CronJob", "PersistentVolumeClaim"}] == []
+
+
+def test_backup_schedule_is_a_daily_five_field_cron_expression_in_utc(base):
+    """Once a day at a fixed minute and hour, UTC, one run at a time, a missed one skipped."""
+    spec = base[("CronJob", "backup")]["spec"]
+    minute, hour, *rest = spec["schedule"].split(" ")
+
+    assert (int(minute) in range(60), int(hour) in range(24), rest) == (True, True, ["*"] * 3)
+    assert spec["timeZone"] == "Etc/UTC"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["startingDeadlineSeconds"] == 3600
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
+    assert spec["jobTemplate"]["spec"]["backoffLimit"] == 2
+    assert pod_spec(base[("CronJob", "backup")])["restartPolicy"] == "Never"
+
+
+def test_backup_runs_pg_dump_of_db_image_as_the_superuser(base):
+    """
+    pg_dump --format=custom, of db's image, signs in to the Service db and its database as the
+    superuser (the image's postgres, as app-role's DB_ADMIN_USER) with the generated Secret's
+    db_password, mounted from a volume that holds that key alone.
+    """
+    container = backup_container(base)
+    spec = pod_spec(base[("CronJob", "backup")])
+    (postgres,) = pod_spec(base[("StatefulSet", "db")])["containers"]
+    (service_port,) = base[("Service", "db")]["spec"]["ports"]
+    variables = environment(container)
+    (secret,) = [item for (kind, _), item in base.items() if kind == "Secret"]
+    (mount,) = [entry for entry in container["volumeMounts"] if entry["name"] == "secrets"]
+    (volume,) = [entry for entry in spec["volumes"] if entry["name"] == "secrets"]
+
+    assert container["image"] == postgres["image"] == "postgres:15.19"
+    assert "pg_dump --format=custom --file=" in container["args"][0]
+    assert variables == {
+        "PGHOST": "db",
+        "PGPORT": str(service_port["port"]),
+        "PGUSER": "postgres",
+        "PGDATABASE": environment(postgres)["POSTGRES_DB"],
+    }
+    assert "POSTGRES_USER" not in environment(postgres)  # so the superuser is postgres
+    assert environment(web_init_containers(base)["app-role"])["DB_ADMIN_USER"] == "postgres"
+    assert volume["secret"]["secretName"] == secret["metadata"]["name"] != "visits-secrets"
+    assert volume["secret"]["items"] == [{"key": "db_password", "path": "db_password"}]
+    assert mount["readOnly"] is True
+    assert f"PGPASSWORD=$(cat {mount['mountPath']}/db_password)" in container["args"][0]
+
+
+def test_backup_pods_are_hardened_as_db_with_a_writable_tmp_and_backups(base):
+    """db's user and group, read-only root with /tmp and /backups the only writable mounts."""
+    spec = pod_spec(base[("CronJob", "backup")])
+    db_security = pod_spec(base[("StatefulSet", "db")])["securityContext"]
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    mounts = {
+        mount["mountPath"]: volumes[mount["name"]]
+        for mount in backup_container(base)["volumeMounts"]
+        if not mount.get("readOnly")
+    }
+
+    assert spec["securityContext"] == db_security
+    assert db_security["runAsUser"] == 999
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["enableServiceLinks"] is False
+    assert backup_container(base)["securityContext"]["readOnlyRootFilesystem"] is True
+    assert mounts == {
+        "/backups": {"name": "backups", "persistentVolumeClaim": {"claimName": "backups"}},
+        "/tmp": {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+    }
+
+
+def test_backup_script_renames_a_complete_dump_and_keeps_the_newest_seven(base, tmp_path):
+    """
+    Run here: the dump, named for its UTC time, replaces its temporary file, and of the 9
+    older dumps the 6 newest stay; an old partial file goes, a new one stays.
+    """
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    old = [backups / f"visits-202511{day:02}T033000Z.dump" for day in range(1, 10)]
+    for path in old:
+        path.write_text("old")
+    stale = backups / ".visits-20251030T033000Z.dump.partial"
+    stale.write_text("killed")
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    recent = backups / ".visits-20251110T033000Z.dump.partial"
+    recent.write_text("running")
+    result = run_backup(base, tmp_path)
+
+    assert (result.returncode, result.stderr) == (0, "")
+    new = sorted(backups.glob("visits-*.dump"))[-1]
+    assert re.fullmatch(r"visits-\d{8}T\d{6}Z\.dump", new.name)
+    assert new.read_bytes().startswith(b"PGDMP")  # pg_dump's custom format
+    assert sorted(path.name for path in backups.iterdir()) == sorted(
+        [recent.name, *(path.name for path in old[3:]), new.name]
+    )
+    assert result.stdout.splitlines() == [
+        f"Wrote {new} ({new.stat().st_size} bytes).",
+        *(f"Deleted {path}." for path in reversed(old[:3])),
+    ]
+
+
+def test_backup_script_failing_pg_dump_leaves_no_file_and_deletes_nothing(base, tmp_path):
+    """A pg_dump that fails (no server there) leaves the backups as they were, and the pod fails."""
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    old = [backups / f"visits-202511{day:02}T033000Z.dump" for day in range(1, 10)]
+    for path in old:
+        path.write_text("old")
+
+    result = run_backup(base, tmp_path, PGPORT=str(free_port()))
+
+    assert result.returncode == 1
+    assert sorted(backups.iterdir()) == old
 
 
 def test_ingresses_buffer_requests_and_limit_the_admin_login(base):
@@ -1052,6 +1236,7 @@ def test_managed_overlay_drops_db_and_cache_and_changes_only_their_hosts(base, m
     assert ("Service", "cache") not in managed
     assert ("NetworkPolicy", "db-from-web") not in managed
     assert ("NetworkPolicy", "cache-from-web") not in managed
+    assert ("NetworkPolicy", "db-from-backup") not in managed
     before = environment(web_container(base))
     after = environment(web_container(managed))
     changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
