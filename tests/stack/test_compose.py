@@ -3,11 +3,14 @@
 import functools
 import os
 import subprocess
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from devservices.servers import free_port
-from tests.stack.docker_cli import docker, inspect, wait_healthy
+from tests.stack.docker_cli import COUNTED, docker, inspect, wait_healthy
 from tests.support.servers import PROJECT_ROOT, fetch
 
 PROJECT = "visits-test-compose"
@@ -39,10 +42,11 @@ class ComposeProject:
             "VISITS_WEB_IMAGE": f"{PROJECT}-web",
         }
 
-    def run(self, *arguments: str) -> subprocess.CompletedProcess:
+    def run(self, *arguments: str, stdin=None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*compose_program(), "--project-name", PROJECT, "--file", "compose.yaml", *arguments],
             cwd=PROJECT_ROOT,
+            stdin=stdin,
             env=self.environment,
             capture_output=True,
             text=True,
@@ -140,3 +144,108 @@ def test_compose_up_serves_one_then_two_with_the_stack_limits(compose_project, t
             "Type": "json-file",
             "Config": {"max-file": "3", "max-size": "10m"},
         }, service
+
+
+def documented_compose_commands() -> list[str]:
+    """The shell commands of docs/operations.md's "With Docker Compose", one an entry."""
+    page = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    section = page.split("### With Docker Compose", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = block.replace("\\\n", "").splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+def run_documented(project: ComposeProject, command: str, folder: Path) -> None:
+    """COMMAND as the doc gives it, run by bash in FOLDER for the suite's project."""
+    result = subprocess.run(
+        ["bash", "-c", command.replace("docker compose ", " ".join(compose_program()) + " ")],
+        cwd=folder,
+        env={
+            **project.environment,
+            "COMPOSE_PROJECT_NAME": PROJECT,
+            "COMPOSE_FILE": str(PROJECT_ROOT / "compose.yaml"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, f"{command}\nexited {result.returncode}:\n{result.stderr}"
+
+
+def rows_in(project: ComposeProject, backup: Path) -> int:
+    """The accesses in BACKUP, read from the archive itself (its COPY block's lines)."""
+    with backup.open("rb") as archive:
+        result = project.run(
+            "exec", "-T", "--user", "postgres", "db",
+            "pg_restore", "--data-only", "--table=visits_access", "--file=-", stdin=archive,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("COPY public.visits_access"))
+    return lines.index("\\.", start) - start - 1
+
+
+def compose_counts(project: ComposeProject) -> tuple[int, int]:
+    """Records one visit and returns the (accesses, visits) the page showed for it."""
+    reply = fetch(project.port, "/")
+    assert reply.status == 200, reply.body
+    match = COUNTED.fullmatch(reply.body)
+    assert match, reply.body
+    return int(match.group(1)), int(match.group(2))
+
+
+def start_compose_stack(project: ComposeProject) -> None:
+    result = project.run("up", "--detach")
+    assert result.returncode == 0, result.stderr
+    wait_healthy(project.container("web"))
+
+
+def test_compose_documented_backup_and_restore_continue_the_counts_from_the_backup(
+    compose_project, tmp_path
+):
+    """
+    The doc's Compose backup, taken while 4 clients view the page and restored with the doc's
+    commands on the project started anew, gives a page whose two numbers go on from the backup's.
+    """
+    backup, *restore = documented_compose_commands()
+    subprocess.run([PROJECT_ROOT / "docker" / "make-secrets", tmp_path / "secrets"], check=True)
+    start_compose_stack(compose_project)
+    for _ in range(50):
+        compose_counts(compose_project)
+    stop = threading.Event()
+    statuses: list[int] = []
+
+    def view_until_stopped() -> None:
+        while not stop.is_set():
+            statuses.append(fetch(compose_project.port, "/").status)
+
+    clients = [threading.Thread(target=view_until_stopped) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        while len(statuses) < 20:  # traffic flows before the backup starts
+            time.sleep(0.05)
+        before = len(statuses)
+        run_documented(compose_project, backup, tmp_path)
+        after = len(statuses)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    rows = rows_in(compose_project, tmp_path / "visits.dump")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["secrets", "visits.dump"]
+    compose_project.run("down", "--volumes")
+    start_compose_stack(compose_project)
+
+    for command in restore:
+        run_documented(compose_project, command, tmp_path)
+        if command.startswith("docker compose start web"):
+            wait_healthy(compose_project.container("web"))
+    views = [compose_counts(compose_project) for _ in range(100)]
+
+    assert "pg_dump" in backup
+    assert set(statuses) == {200}
+    assert after > before  # page views went on while the backup ran
+    assert 50 + 20 <= rows <= 50 + len(statuses)
+    assert views == [(rows + n, rows + n) for n in range(1, 101)]
