@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,3 +133,32 @@ def running_stack(prefix: str) -> Iterator[Stack]:
         yield stack
     finally:
         stack.down(volumes=True)
+
+
+class PageViews:
+    """
+    GET / on PORT from a few threads for as long as the block lasts, every status kept in
+    order; the block starts once 20 have been answered, so that views flow all through it.
+    """
+
+    def __init__(self, port: int, *, threads: int = 4):
+        self.port = port
+        self.statuses: list[int] = []
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._view) for _ in range(threads)]
+
+    def _view(self) -> None:
+        while not self._stop.is_set():
+            self.statuses.append(fetch(self.port, "/").status)
+
+    def __enter__(self) -> "PageViews":
+        for thread in self._threads:
+            thread.start()
+        while len(self.statuses) < 20:
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()

@@ -8,13 +8,11 @@ accesses, is refused.
 import os
 import re
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.stack.docker_cli import Stack, counts, docker, running_stack
+from tests.stack.docker_cli import PageViews, Stack, counts, docker, running_stack
 from tests.support.servers import PROJECT_ROOT
 
 PREFIX = "visits-test-backup"
@@ -72,25 +70,12 @@ def backup(backup_stack, tmp_path_factory) -> tuple[Path, int, str]:
     """A backup taken while 4 clients view the page: (file, its accesses, docker/backup's line)."""
     for _ in range(50):
         counts(backup_stack)
-    stop = threading.Event()
-    statuses: list[int] = []
-
-    def view_until_stopped() -> None:
-        while not stop.is_set():
-            statuses.append(backup_stack.get("/").status)
-
-    clients = [threading.Thread(target=view_until_stopped) for _ in range(4)]
-    for client in clients:
-        client.start()
-    while len(statuses) < 20:  # traffic flows before the backup starts
-        time.sleep(0.05)
     file = tmp_path_factory.mktemp("backups") / "under-traffic.dump"
-    before = len(statuses)
-    result = run_script(backup_stack, "backup", str(file))
-    after = len(statuses)
-    stop.set()
-    for client in clients:
-        client.join()
+    with PageViews(backup_stack.port) as views:
+        before = len(views.statuses)
+        result = run_script(backup_stack, "backup", str(file))
+        after = len(views.statuses)
+    statuses = views.statuses
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(statuses) == {200}

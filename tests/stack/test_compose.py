@@ -3,14 +3,12 @@
 import functools
 import os
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from devservices.servers import free_port
-from tests.stack.docker_cli import COUNTED, docker, inspect, wait_healthy
+from tests.stack.docker_cli import COUNTED, PageViews, docker, inspect, wait_healthy
 from tests.support.servers import PROJECT_ROOT, fetch
 
 PROJECT = "visits-test-compose"
@@ -213,26 +211,11 @@ def test_compose_documented_backup_and_restore_continue_the_counts_from_the_back
     start_compose_stack(compose_project)
     for _ in range(50):
         compose_counts(compose_project)
-    stop = threading.Event()
-    statuses: list[int] = []
-
-    def view_until_stopped() -> None:
-        while not stop.is_set():
-            statuses.append(fetch(compose_project.port, "/").status)
-
-    clients = [threading.Thread(target=view_until_stopped) for _ in range(4)]
-    for client in clients:
-        client.start()
-    try:
-        while len(statuses) < 20:  # traffic flows before the backup starts
-            time.sleep(0.05)
-        before = len(statuses)
+    with PageViews(compose_project.port) as views:
+        before = len(views.statuses)
         run_documented(compose_project, backup, tmp_path)
-        after = len(statuses)
-    finally:
-        stop.set()
-        for client in clients:
-            client.join()
+        after = len(views.statuses)
+    statuses = views.statuses
     rows = rows_in(compose_project, tmp_path / "visits.dump")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["secrets", "visits.dump"]
     compose_project.run("down", "--volumes")
