@@ -142,7 +142,9 @@ _pool = {
 }
 DATABASES = {
     "default": {
-        # Django's backend, with a health check that needs no query (see its module).
+        # Django's backend, with a health check that needs no query for a
+        # persistent connection (DB_POOL_SIZE=0; see its module). The pool checks
+        # each connection it lends with a round trip instead.
         "ENGINE": "visits.postgresql",
         "HOST": env_str("DB_HOST") or "db",
         "PORT": env_int("DB_PORT", 5432, minimum=1),

@@ -8,9 +8,10 @@ from django.db.backends.postgresql import base
 class DatabaseWrapper(base.DatabaseWrapper):
     def is_usable(self) -> bool:
         """
-        Django checks a persistent connection before each request's first query
-        (CONN_HEALTH_CHECKS); its SELECT 1 is a round trip per request, one of the
-        page's largest costs when profiled (docs/benchmark.md, "The hot path"). An
+        Django checks a persistent connection (with DB_POOL_SIZE=0) before each
+        request's first query (CONN_HEALTH_CHECKS); its SELECT 1 is a round trip
+        per request, one of the page's largest costs when profiled
+        (docs/benchmark.md, "The hot path"). An
         idle connection has nothing to read unless the server closed it, as
         PostgreSQL does when it shuts down or restarts, or sent a notice: only
         then is the full check run.

@@ -1,6 +1,6 @@
 """
 Brings the database's schema up to what this code needs before web serves, in
-one of two ways. Where one web container runs (docker/up, Compose, `make run`)
+one of two ways, as the web container starts. Where one runs (docker/up, Compose)
 it applies the migrations itself, under migrate_with_lock's lock. Where several
 run (Swarm, Kubernetes), a one-off step migrates and web waits for it
 (MIGRATE_ON_START=false): a migration then runs outside every health check's
