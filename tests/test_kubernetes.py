@@ -23,7 +23,7 @@ import pytest
 import yaml
 from django.core.management import get_commands
 from django.http import HttpResponse
-from django.http.request import split_domain_port, validate_host
+from django.http.request import validate_host
 from django.middleware.security import SecurityMiddleware
 from django.urls import resolve
 from kubernetes_validate.utils import all_versions, major_minor
@@ -31,6 +31,7 @@ from packaging.version import Version
 
 from devservices.servers import free_port
 from tests.support.servers import PROJECT_ROOT
+from visits.metrics import SCRAPE_PATH
 from visits_project.env import env_bool, env_int, env_networks
 
 # kubectl renders the manifests; git says what it ignores.
@@ -1152,17 +1153,16 @@ def test_web_serves_https_only_with_hsts_behind_a_trusted_proxy(rendered, name, 
     assert env_networks("DJANGO_TRUSTED_PROXIES") != []
 
 
-def test_web_probes_and_scrape_are_exempt_from_the_https_redirect(base, settings, rf):
+def test_web_probes_are_exempt_from_the_https_redirect(base, settings, rf):
     """
     Under web's settings, with the redirect DJANGO_HTTPS turns on, SecurityMiddleware lets each
-    probe's and the scrape's plain-HTTP request through (SECURE_REDIRECT_EXEMPT), with the Host
-    each sends, and redirects the page to HTTPS.
+    probe's plain-HTTP request through (SECURE_REDIRECT_EXEMPT), with the Host each sends, and
+    redirects the page to HTTPS.
     """
     settings.SECURE_SSL_REDIRECT = True
     settings.ALLOWED_HOSTS = allowed_hosts(base)
     middleware = SecurityMiddleware(lambda request: HttpResponse())
     container = web_container(base)
-    annotations = base[("Deployment", "web")]["spec"]["template"]["metadata"]["annotations"]
     requests = {
         (probe["path"], probe["httpHeaders"][0]["value"])
         for probe in (
@@ -1170,14 +1170,8 @@ def test_web_probes_and_scrape_are_exempt_from_the_https_redirect(base, settings
             for kind in ("startupProbe", "readinessProbe", "livenessProbe")
         )
     }
-    requests.add(
-        (
-            annotations["prometheus.io/path"],
-            f"{EXAMPLE_POD_FIELDS['status.podIP']}:{annotations['prometheus.io/port']}",
-        )
-    )
 
-    assert {path for path, _ in requests} == {"/healthz", "/readyz", "/metrics"}
+    assert {path for path, _ in requests} == {"/healthz", "/readyz"}
     for path, host in requests:
         assert middleware.process_request(rf.get(path, HTTP_HOST=host)) is None
     page = middleware.process_request(rf.get("/", HTTP_HOST="visits.example.com"))
@@ -1187,21 +1181,37 @@ def test_web_probes_and_scrape_are_exempt_from_the_https_redirect(base, settings
     )
 
 
-def test_web_scrape_annotations_name_the_metrics_view_on_the_container_port(base):
+@pytest.mark.django_db
+def test_web_scrape_annotations_reach_the_metrics_under_webs_settings(
+    base, settings, client, monkeypatch
+):
     """
-    prometheus.io/port and /path are the container's port and the URL of the metrics view, and
-    the Host a scrape sends (the pod's address and that port) is one Django allows.
+    A scrape as Prometheus sends it from the annotations (plain HTTP to the pod's address and
+    the container's port, which is its Host) from an address of the networks web admits it
+    from, is answered 200 under web's settings: HTTPS on, its ALLOWED_HOSTS.
     """
     template = base[("Deployment", "web")]["spec"]["template"]
     annotations = template["metadata"]["annotations"]
     (port,) = web_container(base)["ports"]
-    scrape_host = f"{EXAMPLE_POD_FIELDS['status.podIP']}:{annotations['prometheus.io/port']}"
+    web = environment(web_container(base))
+    monkeypatch.setenv("DJANGO_METRICS_ALLOWED_NETWORKS", web["DJANGO_METRICS_ALLOWED_NETWORKS"])
+    (network, *_) = env_networks("DJANGO_METRICS_ALLOWED_NETWORKS")
+    settings.METRICS_ALLOWED_NETWORKS = [network]
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = allowed_hosts(base)
+    pod_address = EXAMPLE_POD_FIELDS["status.podIP"]
+
+    scrape = client.get(
+        annotations["prometheus.io/path"],
+        HTTP_HOST=f"{pod_address}:{annotations['prometheus.io/port']}",
+        REMOTE_ADDR=str(next(network.hosts())),
+    )
 
     assert annotations["prometheus.io/scrape"] == "true"
     assert int(annotations["prometheus.io/port"]) == port["containerPort"]
-    assert resolve(annotations["prometheus.io/path"]).url_name == "metrics"
-    domain, _ = split_domain_port(scrape_host)
-    assert validate_host(domain, allowed_hosts(base)) is True
+    assert pod_address not in allowed_hosts(base)
+    assert scrape.status_code == HTTPStatus.OK
+    assert b"visits_http_requests_total" in scrape.content
 
 
 def test_readme_pod_monitor_scrapes_web_as_job_visits(base):
@@ -1222,7 +1232,7 @@ def test_readme_pod_monitor_scrapes_web_as_job_visits(base):
     assert (
         named_port(deployment, endpoint["port"]) == web_container(base)["ports"][0]["containerPort"]
     )
-    assert resolve(endpoint["path"]).url_name == "metrics"
+    assert endpoint["path"] == SCRAPE_PATH
     assert "  - job_name: visits\n" in readme
 
 

@@ -4,10 +4,10 @@ import ipaddress
 import time
 
 import pytest
-from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
 from visits.counting import count_page_view
+from visits.metrics import SCRAPE_PATH
 from visits.models import Access
 
 
@@ -69,7 +69,7 @@ def test_metrics_report_the_counter_behind_and_since_when(client):
     Access.objects.bulk_create(Access(user_agent="uncounted") for _ in range(3))
 
     before = time.time()
-    response = client.get(reverse("metrics"))  # the first reading to see it behind
+    response = client.get(SCRAPE_PATH)  # the first reading to see it behind
     after = time.time()
     scrape = samples(response.content.decode())
 
@@ -93,6 +93,29 @@ def test_metrics_answer_only_from_allowed_networks(client, settings, allowed, ad
     if allowed is not None:
         settings.METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(net) for net in allowed]
 
-    response = client.get(reverse("metrics"), REMOTE_ADDR=address)
+    response = client.get(SCRAPE_PATH, REMOTE_ADDR=address)
 
     assert response.status_code == status
+
+
+@pytest.mark.django_db
+def test_metrics_answer_a_scrape_naming_the_replica_by_its_address(client, settings):
+    """
+    Prometheus sends the address it scrapes as Host, which ALLOWED_HOSTS does not list; the
+    scrape is answered all the same, and the page at that Host is refused as before.
+    """
+    settings.METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("10.0.0.0/8")]
+    settings.ALLOWED_HOSTS = ["visits.example.com"]
+    settings.SECURE_SSL_REDIRECT = True
+
+    scrape = client.get(SCRAPE_PATH, HTTP_HOST="10.0.1.7:8080", REMOTE_ADDR="10.0.9.9")
+    page = client.get("/", HTTP_HOST="10.0.1.7:8080", REMOTE_ADDR="10.0.9.9", secure=True)
+    outsider = client.get(
+        SCRAPE_PATH, HTTP_HOST="visits.example.com", REMOTE_ADDR="192.0.2.1", secure=True
+    )
+
+    assert scrape.status_code == 200
+    assert "no-cache" in scrape["Cache-Control"]
+    assert "visits_http_requests_total" in scrape.content.decode()
+    assert page.status_code == 400
+    assert outsider.status_code == 404

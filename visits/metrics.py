@@ -11,8 +11,10 @@ import os
 import time
 from collections.abc import Callable, Iterator
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -25,6 +27,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from visits import drift
+from visits.request_details import comes_from
+
+# Where Prometheus scrapes, from DJANGO_METRICS_ALLOWED_NETWORKS only: elsewhere no page
+# is there (404).
+SCRAPE_PATH = "/metrics"
 
 REQUESTS = Counter("visits_http_requests", "HTTP requests answered, by status code.", ["status"])
 DURATION = Histogram(
@@ -45,17 +52,35 @@ DATABASE_UNAVAILABLE = Counter(
 
 
 class MetricsMiddleware:
-    """Counts every response by status and times it; first in MIDDLEWARE, so it sees them all."""
+    """
+    Counts every response by status and times it; first in MIDDLEWARE, so it sees them all.
+    It answers Prometheus' scrape itself, before any other middleware: Prometheus names a
+    replica by its address (Host: 10.0.1.7:8080), which is no host the site answers to
+    (ALLOWED_HOSTS), and the scrape builds no link from its Host, the one thing that check
+    guards. A client outside the allowed networks goes on to Django, which has no such page.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        response = self.get_response(request)
+        if is_scrape(request):
+            response = exposition()
+            add_never_cache_headers(response)
+        else:
+            response = self.get_response(request)
         DURATION.observe(time.perf_counter() - started)
         REQUESTS.labels(str(response.status_code)).inc()
         return response
+
+
+def is_scrape(request: HttpRequest) -> bool:
+    return (
+        request.path_info == SCRAPE_PATH
+        and request.method in ("GET", "HEAD")
+        and comes_from(request, settings.METRICS_ALLOWED_NETWORKS)
+    )
 
 
 class DriftCollector:

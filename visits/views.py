@@ -3,7 +3,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -12,10 +12,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from visits import drift, health, metrics, responses, storage, wording
+from visits import drift, health, responses, storage, wording
 from visits.charts import bar_chart
 from visits.counting import count_page_view, current_counts
-from visits.request_details import client_address, comes_from, user_agent
+from visits.request_details import client_address, user_agent
 from visits.traffic import recent_traffic
 
 logger = logging.getLogger(__name__)
@@ -109,15 +109,6 @@ def login_locked_out(
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers; no dependency is touched."""
     return JsonResponse({"status": "alive"})
-
-
-@require_safe
-@never_cache
-def prometheus_metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus' scrape, from DJANGO_METRICS_ALLOWED_NETWORKS only; elsewhere a 404."""
-    if not comes_from(request, settings.METRICS_ALLOWED_NETWORKS):
-        raise Http404
-    return metrics.exposition()
 
 
 @require_safe

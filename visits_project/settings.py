@@ -265,10 +265,11 @@ PERMISSIONS_POLICY: dict[str, list[str]] = {
 }  # fmt: skip
 
 # Behind TLS (directly or through a proxy gunicorn trusts), DJANGO_HTTPS=true
-# makes cookies secure and redirects plain HTTP; the probes and /metrics stay reachable.
+# makes cookies secure and redirects plain HTTP; the probes stay reachable (and the scrape,
+# which visits.metrics answers before this redirect).
 HTTPS = env_bool("DJANGO_HTTPS", False)
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)

@@ -9,7 +9,6 @@ urlpatterns = [
     path("stats.json", views.stats_json, name="stats-json"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.prometheus_metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 
