@@ -1,6 +1,6 @@
 # shellcheck shell=bash disable=SC2034  # the names are used by the scripts that source this
-# Names and helpers shared by docker/up, docker/down and docker/make-secrets;
-# sourced, not run.
+# Names and helpers shared by docker/up, docker/down, docker/make-secrets,
+# docker/backup and docker/restore; sourced, not run.
 
 : "${VISITS_PREFIX:=visits}"
 readonly NETWORK="$VISITS_PREFIX-net"
@@ -14,6 +14,10 @@ readonly LABEL="org.visits.stack=$VISITS_PREFIX"
 readonly DB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-db.env"
 readonly CACHE_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-cache.env"
 readonly WEB_ENV_FILE="$ROOT/docker/$VISITS_PREFIX-web.env"
+# How docker/restore runs pg_restore: dropping what the backup holds before
+# creating it, all in one transaction that a first error rolls back, keeping the
+# owners. tests/test_upgrade.py restores into a newer PostgreSQL with these.
+readonly PG_RESTORE_OPTIONS=(--clean --if-exists --exit-on-error --single-transaction)
 
 # Prints a command as it could be pasted into a shell, then runs it.
 run() {
