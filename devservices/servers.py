@@ -145,14 +145,17 @@ class PrivatePostgres:
     """
     A PostgreSQL cluster of our own in DIRECTORY (a new temporary folder if
     none is given), trusting every local connection; or, given a PASSWORD, asking
-    for it over TCP with scram-sha-256, as the postgres image does. The server
+    for it over TCP with scram-sha-256, as the postgres image does. BINDIR names
+    the programs of another PostgreSQL than postgres_bindir()'s. The server
     refuses to run as root, so as root it runs as the postgres system user.
     """
 
-    def __init__(self, directory: Path | None = None, *, password: str = "") -> None:
+    def __init__(
+        self, directory: Path | None = None, *, password: str = "", bindir: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.password = password
-        bindir = postgres_bindir()
+        bindir = bindir or postgres_bindir()
         if bindir is None:
             raise FileNotFoundError(
                 "initdb and pg_ctl were not found: install Debian's postgresql package, "
