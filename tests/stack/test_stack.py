@@ -272,5 +272,5 @@ def test_up_failure_names_the_step_and_leaves_nothing_running():
     finally:
         broken.down(volumes=True)
 
-    assert output.splitlines()[-1] == "error: could not start db"
+    assert output.splitlines()[-1] == "error: could not get the PostgreSQL image"
     assert running == []
