@@ -1,9 +1,11 @@
 """
 deploy/swarm/stack.yaml on a real three-node swarm (tests/stack/swarm_cluster.py):
-placement, load through the proxy, the proxy's trust and retries, the connection
-budget while web scales up, a slow migration, a rolling update and a lost node
-under traffic, and the volumes outliving the stack. The tests share one
-deployment and run in this order; each reads the counts it starts from.
+placement, HTTPS from every node, load through the proxy, Prometheus' scrapes,
+the proxy's trust and retries, the connection budget while web scales up, a slow
+migration, a rolling update and a lost node under traffic, and the volumes
+outliving the stack. The tests share one deployment and run in this order; each
+reads the counts it starts from. Every request goes over HTTPS, checked against
+the test's own certificate (tls_certificate).
 """
 
 import http.client
@@ -12,8 +14,10 @@ import itertools
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -28,7 +32,7 @@ import pytest
 from devservices.servers import free_port
 from tests.stack.docker_cli import docker
 from tests.stack.swarm_cluster import SwarmCluster, run
-from tests.support.servers import PROJECT_ROOT, Reply, fetch
+from tests.support.servers import PROJECT_ROOT, Reply
 
 STACK = "visits-test-swarm"
 WEB_IMAGE = f"{STACK}-web"
@@ -38,25 +42,33 @@ JSON = {"Accept": "application/json"}
 MANAGER_IMAGES = {
     "POSTGRES_IMAGE": "postgres:15",
     "REDIS_IMAGE": "redis:7",
-    "PROXY_IMAGE": "haproxy:2.6",
+    "PROMETHEUS_IMAGE": "prom/prometheus:v2.42.0",
 }
+# The same for the images that run on every node, copied to the workers.
+EVERY_NODE_IMAGES = {"PROXY_IMAGE": "haproxy:2.6", "VISITS_WEB_IMAGE": WEB_IMAGE}
 # The stack's network (its default VISITS_SUBNET): the proxy's addresses lie in it.
 STACK_SUBNET = ipaddress.ip_network("10.231.0.0/24")
-# The admin only from the manager's loopback, which no client through the proxy has.
-ADMIN_NETWORKS = "127.0.0.1/32"
-# A client on a private network: in 10.0.0.0/8, outside the stack's network.
+# Clients on a private network: in 10.0.0.0/8, outside the stack's network, given to
+# the test swarm's own bridge. The admin answers the second alone.
 CLIENT_ADDRESS = "10.77.0.5"
+ADMIN_CLIENT_ADDRESS = "10.77.0.6"
+ADMIN_NETWORKS = f"{ADMIN_CLIENT_ADDRESS}/32"
+# What the stack sets (DJANGO_HSTS_SECONDS).
+HSTS = "max-age=3600"
 
 
 class Deployment:
     """The stack deployed on the cluster, reached through the proxy's published port."""
 
-    def __init__(self, cluster: SwarmCluster, secrets_dir, port: int, images: dict[str, str]):
+    def __init__(self, cluster: SwarmCluster, secrets_dir: Path, images: dict[str, str]):
         self.cluster = cluster
-        self.port = port
+        self.http_port = free_port()
+        self.port = free_port()  # HTTPS
+        self.tls = ssl.create_default_context(cafile=secrets_dir / "tls.pem")
         self.environment = {
             **os.environ,
-            "VISITS_PORT": str(port),
+            "VISITS_HTTP_PORT": str(self.http_port),
+            "VISITS_HTTPS_PORT": str(self.port),
             "VISITS_SECRETS_DIR": str(secrets_dir),
             "DJANGO_ADMIN_ALLOWED_NETWORKS": ADMIN_NETWORKS,
             **images,
@@ -85,7 +97,10 @@ class Deployment:
         """Waits until every task runs (healthy) and the proxy reaches web; returns the wait."""
         started = time.monotonic()
         # db-setup runs once: 0/1 when it has done its work (see the role test).
-        expected = {"proxy": "1/1", "web": "3/3", "db": "1/1", "cache": "1/1", "db-setup": "0/1"}
+        expected = {
+            "proxy": "3/3", "web": "3/3", "db": "1/1", "cache": "1/1", "db-setup": "0/1",
+            "prometheus": "1/1",
+        }  # fmt: skip
         while self.replicas() != expected or self.try_get("/readyz").status != 200:
             if time.monotonic() - started > seconds:
                 raise AssertionError(f"not converged in {seconds} s: {self.replicas()}")
@@ -107,15 +122,32 @@ class Deployment:
         )
         return sorted(listing.split())
 
+    def get(
+        self, path: str = "/", *, address: str = "127.0.0.1", source: str = "", **kwargs
+    ) -> Reply:
+        """
+        One HTTPS request to the proxy on the node at address, from the source address, for
+        the host localhost (as a client of a name whose DNS lists every node would send).
+        """
+        connection = http.client.HTTPSConnection(
+            address, self.port, timeout=30, context=self.tls,
+            source_address=(source, 0) if source else None,
+        )  # fmt: skip
+        headers = {"Host": f"localhost:{self.port}", **kwargs.pop("headers", {})}
+        try:
+            return exchange(connection, path, headers=headers, **kwargs)
+        finally:
+            connection.close()
+
     def try_get(self, path: str = "/", **kwargs) -> Reply:
         try:
-            return fetch(self.port, path, **kwargs)
+            return self.get(path, **kwargs)
         except OSError as error:
             return Reply(0, {}, str(error))
 
     def counts(self) -> tuple[int, int]:
         """Records one visit and returns the (accesses, visits) it was answered with."""
-        reply = fetch(self.port, "/", headers=JSON)
+        reply = self.get("/", headers=JSON)
         assert reply.status == 200, reply.body
         answer = json.loads(reply.body)
         return answer["accesses"], answer["visits"]
@@ -125,6 +157,26 @@ class Deployment:
         db = docker("ps", "--quiet", "--filter", f"label=com.docker.swarm.service.name={STACK}_db")
         return docker("exec", "--user", "postgres", db, "psql", "--dbname", "visits",
                       "--tuples-only", "--no-align", "--command", query)  # fmt: skip
+
+    def prometheus(self, query: str) -> list[float]:
+        """The values of an instant QUERY, asked of Prometheus' HTTP API from its container."""
+        container = docker(
+            "ps", "--quiet", "--filter", f"label=com.docker.swarm.service.name={STACK}_prometheus"
+        )
+        answer = docker("exec", container, "promtool", "query", "instant",
+                        "http://127.0.0.1:9090", query)  # fmt: skip
+        return [float(value) for value in re.findall(r"=> (\S+) @", answer)]
+
+    def wait_scraped(self, *, targets: int, after: float) -> None:
+        """Waits until Prometheus has scraped each of TARGETS web replicas since AFTER (epoch)."""
+        deadline = time.monotonic() + 90
+        while True:
+            up = self.prometheus('up{job="visits"}')
+            scraped = self.prometheus('timestamp(up{job="visits"})')
+            if up == [1.0] * targets and len(scraped) == targets and min(scraped) > after:
+                return
+            assert time.monotonic() < deadline, f"not scraped in 90 s: up {up}, at {scraped}"
+            time.sleep(1)
 
     def engines(self) -> dict:
         """Each node's docker command, by the node's host name."""
@@ -198,11 +250,15 @@ def deployment(tmp_path_factory):
     with SwarmCluster(prefix=STACK) as cluster:
         docker("build", "--quiet", "--tag", WEB_IMAGE, str(PROJECT_ROOT))
         images = {variable: image_id(tag) for variable, tag in MANAGER_IMAGES.items()}
-        images["VISITS_WEB_IMAGE"] = cluster.load_image(WEB_IMAGE)
+        for variable, tag in EVERY_NODE_IMAGES.items():
+            images[variable] = cluster.load_image(tag)
         docker("node", "update", "--label-add", f"{DATA_LABEL}=true", cluster.manager_hostname)
         secrets_dir = tmp_path_factory.mktemp("swarm") / "secrets"
+        secrets_dir.mkdir(mode=0o700)
+        write_certificate(secrets_dir / "tls.pem", node_addresses(cluster))
+        # It keeps the certificate, and writes the passwords and the key.
         subprocess.run([PROJECT_ROOT / "docker" / "make-secrets", secrets_dir], check=True)
-        deployed = Deployment(cluster, secrets_dir, free_port(), images)
+        deployed = Deployment(cluster, secrets_dir, images)
         try:
             deployed.deploy()
             print(f"\nswarm: converged {deployed.wait_converged():.0f} s after deploy")
@@ -211,6 +267,32 @@ def deployment(tmp_path_factory):
             docker("stack", "rm", STACK, check=False)
             remove_stack_volumes()
     docker("image", "rm", WEB_IMAGE, check=False)
+
+
+def node_addresses(cluster: SwarmCluster) -> list[str]:
+    return [cluster.manager_address, *(worker.address for worker in cluster.workers.values())]
+
+
+def write_certificate(path: Path, addresses: list[str]) -> None:
+    """A self-signed certificate and its key, in one file, for localhost and ADDRESSES."""
+    names = ",".join(["DNS:localhost", "IP:127.0.0.1", *(f"IP:{a}" for a in addresses)])
+    with tempfile.TemporaryDirectory() as scratch:
+        key, certificate = Path(scratch) / "key.pem", Path(scratch) / "certificate.pem"
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-subj", "/CN=localhost", "-addext", f"subjectAltName={names}",
+            "-keyout", str(key), "-out", str(certificate))  # fmt: skip
+        path.write_text(certificate.read_text() + key.read_text())
+    path.chmod(0o644)
+
+
+def exchange(
+    connection: http.client.HTTPConnection, path: str, *, method: str = "GET",
+    headers: dict[str, str] | None = None, body: str | None = None,
+) -> Reply:  # fmt: skip
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    answer = response.read().decode("utf-8")
+    return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, answer)
 
 
 def image_id(tag: str) -> str:
@@ -238,7 +320,8 @@ def test_swarm_stack_puts_data_on_the_data_node_and_one_web_replica_on_each_node
 
     assert deployment.nodes_of("db") == [cluster.manager_hostname]
     assert deployment.nodes_of("cache") == [cluster.manager_hostname]
-    assert deployment.nodes_of("proxy") == [cluster.manager_hostname]
+    assert deployment.nodes_of("prometheus") == [cluster.manager_hostname]
+    assert deployment.nodes_of("proxy") == every_node
     assert deployment.nodes_of("web") == every_node
 
 
@@ -254,7 +337,7 @@ def test_swarm_services_are_confined_and_web_connects_as_the_role_db_setup_made(
 
     assert setup_states[0].startswith("Complete")
     assert sessions == "visits|f"
-    for service in ("proxy", "web", "db-setup", "db", "cache"):
+    for service in ("proxy", "web", "db-setup", "db", "cache", "prometheus"):
         spec = json.loads(
             docker(
                 "service",
@@ -303,45 +386,95 @@ def test_swarm_stack_serves_1000_views_through_the_proxy_from_every_node(deploym
     assert all(views > 0 for views in served.values()), served
 
 
-@pytest.fixture
-def private_network_client(deployment):
+def test_swarm_proxy_serves_https_from_every_node_and_redirects_plain_http(deployment):
     """
-    Fetches through the proxy from CLIENT_ADDRESS, an address of 10.0.0.0/8 outside the
-    stack's network (a client on a private network), given to the test swarm's own bridge.
+    Each node's proxy answers the page over HTTPS with the stack's certificate (checked
+    against it, for the node's address) and HSTS, and redirects plain HTTP, whatever path
+    and port it was asked on, to the same place over HTTPS; web redirects nothing itself.
     """
-    bridge = deployment.cluster.bridge
-    run("ip", "address", "add", f"{CLIENT_ADDRESS}/32", "dev", bridge)
-
-    def fetch_from(path: str, headers: dict[str, str]) -> Reply:
-        connection = http.client.HTTPConnection(
-            deployment.cluster.manager_address, deployment.port, timeout=30,
-            source_address=(CLIENT_ADDRESS, 0),
+    accesses, visits = deployment.counts()
+    pages = [
+        deployment.get("/", address=address, headers=JSON)
+        for address in node_addresses(deployment.cluster)
+    ]
+    plain = http.client.HTTPConnection("127.0.0.1", deployment.http_port, timeout=30)
+    try:
+        redirect = exchange(
+            plain, "/admin/login/?next=/admin/",
+            headers={"Host": f"localhost:{deployment.http_port}"},
         )  # fmt: skip
-        try:
-            connection.request("GET", path, headers={"Host": "localhost", **headers})
-            response = connection.getresponse()
-            return Reply(response.status, dict(response.getheaders()), response.read().decode())
-        finally:
-            connection.close()
+    finally:
+        plain.close()
 
-    yield fetch_from
-    run("ip", "address", "delete", f"{CLIENT_ADDRESS}/32", "dev", bridge)
+    assert [(page.status, page.headers["strict-transport-security"]) for page in pages] == [
+        (200, HSTS)
+    ] * 3
+    answers = [json.loads(page.body) for page in pages]
+    assert [(answer["accesses"], answer["visits"]) for answer in answers] == [
+        (accesses + n, visits + n) for n in (1, 2, 3)
+    ]
+    assert (redirect.status, redirect.headers["location"]) == (
+        301, f"https://localhost:{deployment.port}/admin/login/?next=/admin/"
+    )  # fmt: skip
 
 
-def test_swarm_proxy_stores_the_real_address_of_a_client_that_claims_to_be_localhost(
-    deployment, private_network_client
+def test_swarm_prometheus_scrapes_every_replica_and_their_stored_views_add_up(deployment):
+    """
+    Prometheus finds the three web replicas in Docker's DNS and scrapes /metrics over the
+    stack's network: after N views through the proxy, the sum of the accesses the replicas
+    say they stored has grown by exactly N, as the table has.
+    """
+    views = 300
+    accesses, _ = deployment.counts()
+    deployment.wait_scraped(targets=3, after=time.time())
+    (before,) = deployment.prometheus('sum(visits_accesses_recorded_total{job="visits"})')
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(lambda _: deployment.try_get("/"), range(views)))
+    deployment.wait_scraped(targets=3, after=time.time())
+    (after,) = deployment.prometheus('sum(visits_accesses_recorded_total{job="visits"})')
+    per_replica = deployment.prometheus('visits_accesses_recorded_total{job="visits"}')
+    stored = int(deployment.sql("SELECT count(*) FROM visits_access"))
+    print(f"\nswarm: Prometheus' sum of stored accesses {before:.0f} -> {after:.0f} over "
+          f"{views} views; per replica now {per_replica}; rows {stored}")  # fmt: skip
+
+    assert Counter(reply.status for reply in replies) == {200: views}
+    assert after - before == views
+    assert stored == accesses + views
+    assert len(per_replica) == 3
+
+
+@pytest.fixture
+def private_network_clients(deployment):
+    """CLIENT_ADDRESS and ADMIN_CLIENT_ADDRESS on the test swarm's own bridge, for a test."""
+    bridge = deployment.cluster.bridge
+    for address in (CLIENT_ADDRESS, ADMIN_CLIENT_ADDRESS):
+        run("ip", "address", "add", f"{address}/32", "dev", bridge)
+    yield
+    for address in (CLIENT_ADDRESS, ADMIN_CLIENT_ADDRESS):
+        run("ip", "address", "delete", f"{address}/32", "dev", bridge)
+
+
+def test_swarm_proxy_stores_the_real_address_of_a_client_that_claims_to_be_another(
+    deployment, private_network_clients
 ):
     """
-    X-Forwarded-For: 127.0.0.1 from a client on a private network gets neither /metrics nor
-    the admin, which answers 127.0.0.1 alone here (ADMIN_NETWORKS), and the client is stored
-    under its own address: the proxy replaces the header, and web trusts the stack's network
-    alone, not every private address.
+    X-Forwarded-For naming the admin's client and the stack's own network (where Prometheus
+    scrapes from), from another client on a private network, gets neither /metrics nor the
+    admin, and the client is stored under its own address: the proxy replaces the header,
+    and web trusts the stack's network alone, not every private address.
     """
-    spoofed = {"X-Forwarded-For": "127.0.0.1", "User-Agent": "swarm-spoofed"}
-    private_network_client("/", {"User-Agent": "swarm-honest"})
-    page = private_network_client("/", spoofed)
-    scrape = private_network_client("/metrics", spoofed)
-    admin = private_network_client("/admin/login/", spoofed)
+    prometheus_address = str(next(STACK_SUBNET.hosts()))
+    spoofed = {
+        "X-Forwarded-For": f"{ADMIN_CLIENT_ADDRESS}, {prometheus_address}",
+        "User-Agent": "swarm-spoofed",
+    }
+    # Straight to the manager's address on the bridge: through loopback, Docker's port
+    # proxy would connect in its own name.
+    client = {"address": deployment.cluster.manager_address, "source": CLIENT_ADDRESS}
+    deployment.get("/", **client, headers={"User-Agent": "swarm-honest"})
+    page = deployment.get("/", **client, headers=spoofed)
+    scrape = deployment.get("/metrics", **client, headers=spoofed)
+    admin = deployment.get("/admin/login/", **client, headers=spoofed)
     stored = deployment.sql(
         "SELECT user_agent || ' ' || host(client_address) FROM visits_access "
         "WHERE user_agent IN ('swarm-honest', 'swarm-spoofed') ORDER BY id"
@@ -349,6 +482,55 @@ def test_swarm_proxy_stores_the_real_address_of_a_client_that_claims_to_be_local
 
     assert (page.status, scrape.status, admin.status) == (200, 404, 404)
     assert stored == [f"swarm-honest {CLIENT_ADDRESS}", f"swarm-spoofed {CLIENT_ADDRESS}"]
+
+
+def test_swarm_admin_signs_in_over_https_with_secure_cookies(deployment, private_network_clients):
+    """
+    From the admin's network, the login form and a successful sign-in over HTTPS set the
+    CSRF and session cookies Secure (DJANGO_HTTPS), and the admin's pages carry HSTS.
+    """
+    password = secrets.token_urlsafe(16)
+    web = deployment.web_containers()[0]
+    web[0]("exec", "--env", f"DJANGO_SUPERUSER_PASSWORD={password}", web[1], "python",
+           "manage.py", "createsuperuser", "--noinput", "--username", "swarm-admin",
+           "--email", "swarm-admin@example.com")  # fmt: skip
+    host = f"localhost:{deployment.port}"
+    origin = f"https://{host}"
+    connection = http.client.HTTPSConnection(
+        deployment.cluster.manager_address, deployment.port, timeout=30,
+        context=deployment.tls, source_address=(ADMIN_CLIENT_ADDRESS, 0),
+    )  # fmt: skip
+    try:
+        connection.request("GET", "/admin/login/", headers={"Host": host})
+        form = connection.getresponse()
+        form_cookies = form.msg.get_all("Set-Cookie") or []
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.read().decode())
+        csrf_cookie = re.search(r"csrftoken=([^;]+)", " ".join(form_cookies))
+        assert token, "no CSRF token in the login form"
+        assert csrf_cookie, form_cookies
+        connection.request(
+            "POST", "/admin/login/?next=/admin/",
+            body=f"csrfmiddlewaretoken={token[1]}&username=swarm-admin&password={password}",
+            headers={
+                "Host": host, "Content-Type": "application/x-www-form-urlencoded",
+                "Cookie": f"csrftoken={csrf_cookie[1]}", "Origin": origin,
+                "Referer": f"{origin}/admin/login/",
+            },
+        )  # fmt: skip
+        signed_in = connection.getresponse()
+        signed_in.read()
+        session_cookies = signed_in.msg.get_all("Set-Cookie") or []
+    finally:
+        connection.close()
+
+    assert form.status == 200
+    assert (signed_in.status, signed_in.getheader("Location")) == (302, "/admin/")
+    assert signed_in.getheader("Strict-Transport-Security") == HSTS
+    (csrf,) = [cookie for cookie in form_cookies if cookie.startswith("csrftoken=")]
+    (session,) = [cookie for cookie in session_cookies if cookie.startswith("sessionid=")]
+    assert "; Secure" in csrf
+    assert "; Secure" in session
+    assert "; HttpOnly" in session
 
 
 def test_swarm_cache_outage_leaves_web_serving_and_its_replicas_in_place(deployment):
@@ -362,15 +544,15 @@ def test_swarm_cache_outage_leaves_web_serving_and_its_replicas_in_place(deploym
     with ThreadPoolExecutor(max_workers=5) as pool:
         views = []
         for _ in range(5):
-            views.append(pool.submit(fetch, deployment.port, "/", headers=JSON))
+            views.append(pool.submit(deployment.get, "/", headers=JSON))
             time.sleep(5)
         outage = [view.result() for view in views]
     replicas_during = deployment.task_ids("web")
     docker("service", "scale", "--detach=false", f"{STACK}_cache=1", timeout=120)
-    after = [json.loads(fetch(deployment.port, "/", headers=JSON).body)]
+    after = [json.loads(deployment.get("/", headers=JSON).body)]
     while after[-1]["visits"] is None and len(after) < 60:
         time.sleep(1)
-        after.append(json.loads(fetch(deployment.port, "/", headers=JSON).body))
+        after.append(json.loads(deployment.get("/", headers=JSON).body))
 
     assert [(reply.status, json.loads(reply.body)["visits"]) for reply in outage] == [
         (200, None)
@@ -382,7 +564,12 @@ def test_swarm_cache_outage_leaves_web_serving_and_its_replicas_in_place(deploym
 def test_swarm_proxy_holds_slow_clients_while_web_keeps_answering(deployment):
     """Slow clients, twice as many as web has threads (3 replicas x 2 workers x 8), hold the
     proxy and not web: /healthz keeps answering within a second."""
-    slow = [socket.create_connection(("127.0.0.1", deployment.port)) for _ in range(96)]
+    slow = [
+        deployment.tls.wrap_socket(
+            socket.create_connection(("127.0.0.1", deployment.port)), server_hostname="localhost"
+        )
+        for _ in range(96)
+    ]
     latencies = []
     try:
         for byte in b"GET / HT":
@@ -581,4 +768,6 @@ def test_swarm_lost_worker_keeps_the_service_answering_and_is_replaced(deploymen
 def test_swarm_stack_removed_keeps_its_volumes(deployment):
     docker("stack", "rm", STACK)
 
-    assert stack_volumes() == [f"{STACK}_pgdata", f"{STACK}_redisdata"]
+    assert stack_volumes() == [
+        f"{STACK}_pgdata", f"{STACK}_prometheusdata", f"{STACK}_redisdata"
+    ]  # fmt: skip
