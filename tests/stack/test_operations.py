@@ -25,7 +25,7 @@ from tests.stack.docker_cli import (
 LOST_DB_ENV = (
     "error: {file} is missing but the volume {volume} already holds a database, which a new "
     "password would not reach; restore the file from a backup, or set a new password as the "
-    'README\'s "Lost an env file" shows.'
+    'docs/deployment.md "Lost an env file" shows.'
 )
 OTHER_MAJOR_VERSION = (
     "error: the volume {volume} holds a database of PostgreSQL {version}, which postgres:15 "
@@ -47,7 +47,7 @@ def test_up_refuses_a_new_database_password_for_a_database_that_exists(stack):
     )
     assert not db_env.exists()
     assert still_serving == 200
-    # The README's way back: a new password set inside db, then written to the file.
+    # docs/deployment.md's way back: a new password set inside db, then written to the file.
     password = secrets.token_hex(16)
     docker(
         "exec", "--user", "postgres", stack.db, "psql", "--command",

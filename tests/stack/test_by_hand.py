@@ -1,4 +1,4 @@
-"""The README's by-hand commands, run exactly as a reader would paste them."""
+"""docs/deployment.md's by-hand commands, run exactly as a reader would paste them."""
 
 import re
 import shlex
@@ -19,21 +19,19 @@ NAMES = [
 ]
 
 
-def readme_commands() -> list[str]:
-    readme = (PROJECT_ROOT / "README.md").read_text()
-    block = re.search(
-        r"<!-- by-hand:start -->\n```sh\n(.*?)```\n<!-- by-hand:end -->", readme, re.S
-    )
+def by_hand_commands() -> list[str]:
+    page = (PROJECT_ROOT / "docs" / "deployment.md").read_text()
+    block = re.search(r"<!-- by-hand:start -->\n```sh\n(.*?)```\n<!-- by-hand:end -->", page, re.S)
     return block.group(1).splitlines()
 
 
 @pytest.fixture
-def readme_names_free():
+def default_names_free():
     """docker/up's default names: refuse to run beside a stack the suite did not make."""
     taken = [f"{kind} {name}" for kind, name in NAMES if inspect(name, kind) is not None]
     if taken:
         pytest.fail(
-            f"The README test needs the default names, but {', '.join(taken)} already "
+            f"The by-hand test needs the default names, but {', '.join(taken)} already "
             "exist(s) and are not the suite's to remove; docker/down --volumes removes a "
             "stack of yours, or run on another engine."
         )
@@ -44,8 +42,8 @@ def readme_names_free():
     docker("image", "rm", "visits-web", check=False)
 
 
-def test_readme_by_hand_commands_serve_one_then_two(readme_names_free):
-    commands = readme_commands()
+def test_by_hand_commands_serve_one_then_two(default_names_free):
+    commands = by_hand_commands()
     for command in commands:
         docker(*shlex.split(command)[1:], cwd=PROJECT_ROOT)
     wait_healthy("visits-web")
