@@ -20,6 +20,7 @@ RUN python -m venv /opt/venv \
 
 WORKDIR /app
 COPY manage.py gunicorn.conf.py ./
+COPY serving ./serving
 COPY visits_project ./visits_project
 COPY visits ./visits
 COPY docker/entrypoint docker/healthcheck.py ./docker/

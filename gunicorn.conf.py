@@ -5,7 +5,7 @@ WEB_BIND (host:port, default 127.0.0.1:8080; the image sets 0.0.0.0:8080),
 WEB_HEALTH_PORT, WEB_REUSE_PORT, WEB_CONCURRENCY (workers, gunicorn's own
 convention), WEB_THREADS, WEB_WORKER_CLASS, WEB_KEEPALIVE, WEB_TIMEOUT,
 WEB_GRACEFUL_TIMEOUT, WEB_LOG_LEVEL, and WEB_REQUEST_TIMEOUT (read by the worker
-class, visits_project/request_buffering.py). Each is read by visits_project/env.py,
+class, serving/request_buffering.py). Each is read by visits_project/env.py,
 and a bad value, here or in Django's settings, stops gunicorn with one line.
 """
 
@@ -18,8 +18,9 @@ import tempfile
 from pathlib import Path
 
 # gunicorn puts its working directory (--chdir, by default the current one) on
-# sys.path before it reads this file; `make run`, the image (WORKDIR /app) and
-# the tests all start it from the project's root, so visits_project is found.
+# sys.path before it reads this file; `make run`, the image (WORKDIR /app) and the
+# tests all start it from the project's root, so serving and visits_project are found.
+from serving.logs import ACCESS_LOG_FORMAT, LOG_FORMATS, logging_config
 from visits_project.env import (
     env_bool,
     env_choice,
@@ -31,7 +32,6 @@ from visits_project.env import (
     web_health_port,
     web_request_timeout,
 )
-from visits_project.logs import ACCESS_LOG_FORMAT, LOG_FORMATS, logging_config
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
@@ -59,9 +59,7 @@ with exit_on_bad_configuration():
     # gthread, except that requests are read in the worker's event loop, so slow
     # clients hold no thread; WEB_REQUEST_TIMEOUT bounds how long one may take. It
     # is read by each worker, and here too so that a bad value stops the server.
-    worker_class = env_str(
-        "WEB_WORKER_CLASS", "visits_project.request_buffering.RequestBufferingWorker"
-    )
+    worker_class = env_str("WEB_WORKER_CLASS", "serving.request_buffering.RequestBufferingWorker")
     web_request_timeout()
     threads = env_int("WEB_THREADS", 8, minimum=1)
 
@@ -83,7 +81,7 @@ with exit_on_bad_configuration():
     accesslog = "-"
     errorlog = "-"
     loglevel = env_choice("WEB_LOG_LEVEL", "info", _LOG_LEVELS)
-    # The same lines as Django's (visits_project/logs.py): stdout, UTC, text or JSON.
+    # The same lines as Django's (serving/logs.py): stdout, UTC, text or JSON.
     access_log_format = ACCESS_LOG_FORMAT
     logconfig_dict = logging_config(
         env_choice("DJANGO_LOG_FORMAT", "text", LOG_FORMATS),

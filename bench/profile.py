@@ -57,7 +57,7 @@ LAYERS = [
     ("middleware", MIDDLEWARE_PATHS),
     ("the view (visits/, its decorators)", ("visits/", "django/views/", "bench/baselines/")),
     (HANDLER, ("django/core/handlers/", "django/utils/deprecation.py")),
-    (GUNICORN, ("gunicorn/", "visits_project/request_buffering.py")),
+    (GUNICORN, ("gunicorn/", "serving/request_buffering.py")),
 ]
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>.*?):\d+\)$")
 

@@ -1,4 +1,4 @@
-"""Logs (visits_project/logs.py): one time zone in every line, and JSON lines on request."""
+"""Logs (serving/logs.py): one time zone in every line, and JSON lines on request."""
 
 import datetime
 import json

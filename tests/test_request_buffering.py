@@ -6,10 +6,10 @@ import time
 
 import pytest
 
+from serving.request_buffering import RequestCollector
 from tests.support.servers import read_until_closed
 from tests.support.slow_clients import SlowClients, probe_during
 from visits.models import Access
-from visits_project.request_buffering import RequestCollector
 
 GET = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 LAST_GET = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"

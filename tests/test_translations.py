@@ -39,6 +39,7 @@ def test_catalog_holds_every_message_in_the_code(tmp_path: Path):
     shutil.copytree(PROJECT_ROOT / "visits", copy)
     shutil.copy(PROJECT_ROOT / "manage.py", tmp_path)
     shutil.copytree(PROJECT_ROOT / "visits_project", tmp_path / "visits_project")
+    shutil.copytree(PROJECT_ROOT / "serving", tmp_path / "serving")
 
     subprocess.run(
         [sys.executable, "manage.py", "makemessages", "-l", "pt_BR", "--no-location"],

@@ -176,5 +176,5 @@ def web_health_port() -> int:
 
 
 def web_request_timeout() -> int:
-    """Seconds a request may take to arrive whole (visits_project/request_buffering.py)."""
+    """Seconds a request may take to arrive whole (serving/request_buffering.py)."""
     return env_int("WEB_REQUEST_TIMEOUT", 10, minimum=1)

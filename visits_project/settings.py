@@ -15,6 +15,7 @@ from django.core.management.utils import get_random_secret_key
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from serving.logs import LOG_FORMATS, logging_config
 from visits_project.env import (
     allowed_hosts,
     env_bool,
@@ -27,7 +28,6 @@ from visits_project.env import (
     env_secret,
     env_str,
 )
-from visits_project.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

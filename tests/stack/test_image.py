@@ -28,7 +28,7 @@ def test_image_holds_no_secret(stack):
 
     assert not names & {"DB_PASS", "DJANGO_SECRET_KEY", "POSTGRES_PASSWORD", "CACHE_PASS"}
     assert shipped.split("\n\n") == [
-        "/app:\ndocker\ngunicorn.conf.py\nmanage.py\nstaticfiles\nvisits\nvisits_project",
+        "/app:\ndocker\ngunicorn.conf.py\nmanage.py\nserving\nstaticfiles\nvisits\nvisits_project",
         "/app/docker:\nentrypoint\nhealthcheck.py",
     ]
 
