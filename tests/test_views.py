@@ -273,7 +273,10 @@ def test_stats_page_draws_24_hourly_and_30_daily_bars_in_portuguese(client, traf
     assert bars[24:] == [f"{day} Out: 0" for day in range(29, 32)] + [
         f"{day} Nov: {3 if day == 27 else 0}" for day in range(1, 28)
     ]
-    assert '<rect class="bar" x="693.0" y="16.0" width="24.0" height="180.0"/>' in page
+    assert '<rect class="bar" x="660.9" y="18.0" width="17.4" height="186.0"/>' in page
+    # Each value axis: a line and a label for each tick, from 0 to the peak, 2 then 3.
+    ticks = re.findall(r'<text class="label tick"[^>]*>([^<]*)</text>', page)
+    assert ticks == ["0", "1", "2", "0", "1", "2", "3"]
     assert "Visualizações por hora (pico de 2)" in page
     assert "Visualizações por dia (pico de 3)" in page
     assert "3 visualizações de página registradas ao todo." in page
