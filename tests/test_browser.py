@@ -5,12 +5,15 @@ VISITS_SCREENSHOTS (docs/screenshots with `make screenshots`), or a
 temporary folder.
 """
 
+import datetime
 import os
 import shutil
+import zoneinfo
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -23,6 +26,10 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 AXE = PROJECT_ROOT / "tests/browser/node_modules/axe-core/axe.min.js"
 DESKTOP = (1280, 900)
 PHONE = (390, 844)
+FROZEN_CLOCK = PROJECT_ROOT / "tests/support/frozen_clock"
+NOW = datetime.datetime(2026, 11, 27, 21, 30, tzinfo=datetime.UTC)  # 18:30 in São Paulo
+# Page views in each local hour of a weekday; a weekend has half as many.
+WEEKDAY = [1, 1, 0, 0, 0, 1, 2, 4, 7, 9, 10, 11, 12, 11, 12, 13, 12, 10, 9, 8, 6, 4, 3, 2]
 
 if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
     if os.environ.get("CI"):
@@ -84,16 +91,74 @@ def superuser(transactional_db, monkeypatch) -> None:
     call_command("ensure_superuser")
 
 
+@pytest.fixture
+def month_of_traffic(transactional_db) -> int:
+    """A month of page views before NOW, a working week's shape; returns how many."""
+    zone = zoneinfo.ZoneInfo("America/Sao_Paulo")
+    current_hour = NOW.replace(minute=0)
+    hours = [current_hour - datetime.timedelta(hours=n) for n in range(30 * 24)]
+    counts = []
+    for hour in hours:
+        local = hour.astimezone(zone)
+        counts.append(WEEKDAY[local.hour] * (4 if local.weekday() < 5 else 2) + local.day % 3)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO visits_access (created_at, user_agent) "
+            "SELECT hour + n * interval '1 second', 'Mozilla/5.0' "
+            "FROM unnest(%s::timestamptz[], %s::int[]) AS traffic (hour, count), "
+            "generate_series(1, count) AS n",
+            [hours, counts],
+        )
+    return sum(counts)
+
+
 def text(driver, selector: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, selector).text
 
 
+def show(driver, size: tuple[int, int]) -> None:
+    """The page in a viewport of SIZE as a phone or a desktop has it, and as tall as its content."""
+    width, height = size
+    metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    content = driver.execute_script("return document.documentElement.scrollHeight")
+    metrics["height"] = max(height, content)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+
 def shoot(driver, folder: Path, name: str, size: tuple[int, int]) -> Path:
-    driver.set_window_size(*size)
+    """A screenshot of the whole page at SIZE's width, saved as FOLDER/NAME.png."""
+    show(driver, size)
     path = folder / f"{name}.png"
     driver.save_screenshot(str(path))
-    driver.set_window_size(*DESKTOP)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     return path
+
+
+# Each text of each chart whose box leaves its SVG or overlaps another text's.
+MISPLACED_CHART_TEXTS = """
+const misplaced = [];
+for (const svg of document.querySelectorAll(".chart svg")) {
+  const frame = svg.getBoundingClientRect();
+  const texts = [...svg.querySelectorAll("text")];
+  const boxes = texts.map((text) => [text, text.getBoundingClientRect()]);
+  for (const [text, box] of boxes) {
+    if (box.left < frame.left || box.right > frame.right
+        || box.top < frame.top || box.bottom > frame.bottom) {
+      misplaced.push(`${text.textContent} leaves the chart`);
+    }
+  }
+  boxes.forEach(([text, box], index) => {
+    for (const [other, next] of boxes.slice(index + 1)) {
+      if (box.left < next.right && next.left < box.right
+          && box.top < next.bottom && next.top < box.bottom) {
+        misplaced.push(`${text.textContent} overlaps ${other.textContent}`);
+      }
+    }
+  });
+}
+return misplaced;
+"""
 
 
 def test_browser_page_numbers_grow_by_one_on_reload(gunicorn, open_browser, screenshots):
@@ -128,19 +193,32 @@ def test_browser_in_english_sees_english(gunicorn, open_browser, screenshots):
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
 
 
-def test_browser_stats_draws_both_charts(gunicorn, open_browser, screenshots):
-    server = gunicorn()
+def test_browser_stats_draws_both_charts_with_every_label_inside(
+    gunicorn, open_browser, screenshots, month_of_traffic
+):
+    server = gunicorn(PYTHONPATH=str(FROZEN_CLOCK), VISITS_FROZEN_NOW=NOW.isoformat())
     browser = open_browser()
     browser.get(f"http://127.0.0.1:{server.port}/")
 
     browser.find_element(By.LINK_TEXT, "Tráfego").click()
     bars = browser.find_elements(By.CSS_SELECTOR, "svg rect.bar")
+    ticks = [element.text for element in browser.find_elements(By.CSS_SELECTOR, "text.tick")]
+    show(browser, DESKTOP)
+    misplaced_on_desktop = browser.execute_script(MISPLACED_CHART_TEXTS)
+    show(browser, PHONE)
+    misplaced_on_phone = browser.execute_script(MISPLACED_CHART_TEXTS)
     shoot(browser, screenshots, "stats-pt-desktop", DESKTOP)
     shoot(browser, screenshots, "stats-pt-phone", PHONE)
 
     assert browser.current_url == f"http://127.0.0.1:{server.port}/stats"
     assert len(bars) == 24 + 30
-    assert text(browser, ".sentence") == "1 visualização de página registrada ao todo."
+    assert ticks == ["0", "20", "40", "60", "0", "200", "400", "600", "800"]
+    assert misplaced_on_desktop == []
+    assert misplaced_on_phone == []
+    # The month's, and the access this browser's first page view stored.
+    assert text(browser, ".sentence") == (
+        f"{month_of_traffic + 1} visualizações de página registradas ao todo."
+    )
 
 
 def test_browser_admin_login_search_filter_and_open_a_record(
@@ -184,6 +262,7 @@ def test_browser_page_with_redis_stopped_shows_the_degraded_state(
 
     browser.get(f"http://127.0.0.1:{server.port}/")
     shoot(browser, screenshots, "page-degraded-desktop", DESKTOP)
+    shoot(browser, screenshots, "page-degraded-phone", PHONE)
 
     assert text(browser, "[data-testid=accesses]") == "1"
     assert text(browser, "[data-testid=visits]") == "—"
