@@ -12,9 +12,9 @@ from django.db import connection
 from tests.support.commands import output_of
 from tests.support.database import in_thread
 from visits import visit_counter
+from visits.access_queries import store_access
 from visits.counting import count_page_view
 from visits.models import Access
-from visits.storage import store_access
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.db.models import F, Sum
 
 from tests.support.commands import output_of
 from tests.support.database import add_to_slot, database_arguments, in_thread
+from visits.access_queries import access_count
 from visits.models import Access, AccessCountSlot, HourlyAccessCountSlot
-from visits.storage import access_count
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 from django.db import DataError
 
 from visits import visit_counter
+from visits.access_queries import access_count
 from visits.counting import Counts, count_page_view, current_counts
 from visits.models import USER_AGENT_MAX_LENGTH, Access
-from visits.storage import access_count
 
 pytestmark = pytest.mark.django_db
 

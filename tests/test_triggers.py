@@ -10,8 +10,8 @@ import pytest
 from django.apps import apps
 from django.db import connection
 
+from visits.access_queries import access_count
 from visits.models import ACCESS_COUNT_SLOTS, Access, HourlyAccessCountSlot
-from visits.storage import access_count
 
 pytestmark = pytest.mark.django_db
 

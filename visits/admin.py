@@ -12,9 +12,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from visits.access_queries import access_count
 from visits.models import Access, HourlyAccessCountSlot
 from visits.request_details import ip_address
-from visits.storage import access_count
 
 admin.site.site_header = _("Visits administration")
 admin.site.site_title = _("Visits")

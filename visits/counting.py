@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from visits import metrics, storage, visit_counter
+from visits import access_queries, metrics, visit_counter
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ def count_page_view(*, client_address: str | None, user_agent: str) -> Counts:
     before the counter moves, so a failed insert never counts a visit; a cache
     outage leaves the access stored and the visit uncounted.
     """
-    stored = storage.store_access(client_address=client_address, user_agent=user_agent)
+    stored = access_queries.store_access(client_address=client_address, user_agent=user_agent)
     metrics.ACCESSES_RECORDED.inc()
     visits = visit_counter.increment(stored.access_id)
     (metrics.COUNTER_UNAVAILABLE if visits is None else metrics.VISITS_COUNTED).inc()
@@ -32,7 +32,7 @@ def count_page_view(*, client_address: str | None, user_agent: str) -> Counts:
 
 def current_counts() -> Counts:
     """The numbers as they stand, counting nothing."""
-    return _counts(storage.access_count(), visit_counter.current())
+    return _counts(access_queries.access_count(), visit_counter.current())
 
 
 def _counts(accesses: int, visits: int | None) -> Counts:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.utils import timezone
 
-from visits import storage, visit_counter
+from visits import access_queries, visit_counter
 
 # When a reading first found the counter behind; cleared by one that does not.
 BEHIND_SINCE_KEY = "visit-counter-behind-since"
@@ -38,7 +38,7 @@ class Drift:
 
 def measure() -> Drift | None:
     """The drift as it stands; None while the counter cannot be read."""
-    accesses = storage.access_count()
+    accesses = access_queries.access_count()
     visits = visit_counter.current()
     if visits is None:
         return None

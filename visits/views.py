@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from visits import drift, health, responses, storage, wording
+from visits import access_queries, drift, health, responses, wording
 from visits.charts import bar_chart
 from visits.counting import count_page_view, current_counts
 from visits.request_details import client_address, user_agent
@@ -56,7 +56,7 @@ def stats(request: HttpRequest) -> HttpResponse:
         {
             "hourly": bar_chart(hourly, label_every=3),
             "daily": bar_chart(daily, label_every=5),
-            "total": storage.access_count(),
+            "total": access_queries.access_count(),
         },
     )
 
@@ -68,7 +68,7 @@ def stats_json(request: HttpRequest) -> JsonResponse:
     traffic = recent_traffic()
     return JsonResponse(
         {
-            "accesses": storage.access_count(),
+            "accesses": access_queries.access_count(),
             "time_zone": timezone.get_current_timezone_name(),
             "hourly": [
                 {"hour": hour.isoformat(), "accesses": count} for hour, count in traffic.hourly

@@ -15,7 +15,7 @@ import redis
 _local = threading.local()
 _cache = redis.Redis(host=os.environ["CACHE_HOST"], port=int(os.environ.get("CACHE_PORT", 6379)))
 COUNTER_KEY = os.environ["COUNTER_KEY"]
-# visits/storage.py's statement, with the same tables and triggers.
+# visits/access_queries.py's statement, with the same tables and triggers.
 STORE_ACCESS = (
     "INSERT INTO visits_access (client_address, user_agent) VALUES (%s, %s) "
     "RETURNING id, (SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM visits_accesscount) + 1"

@@ -3,7 +3,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Max
 
-from visits import storage, visit_counter
+from visits import access_queries, visit_counter
 from visits.maintenance import (
     REPAIR_LOCK_TIMEOUT,
     REPAIR_STATEMENT_TIMEOUT,
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         # committed and in the count; a page view that stored one of them but
         # has yet to count it finds it counted (visit_counter.increment).
         with inserts_paused():
-            accesses = storage.access_count()
+            accesses = access_queries.access_count()
             counted_up_to = Access.objects.aggregate(last=Max("id"))["last"] or 0
             if options["exact"]:
                 before, after = visit_counter.set_to(accesses, counted_up_to=counted_up_to)

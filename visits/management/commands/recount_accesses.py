@@ -6,7 +6,7 @@ from django.db import OperationalError, connection, models, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from visits import storage
+from visits import access_queries
 from visits.maintenance import (
     REPAIR_LOCK_TIMEOUT,
     REPAIR_STATEMENT_TIMEOUT,
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         # Whatever commits after the snapshot changes a count and what it counts
         # alike, so a difference read in the snapshot is still the drift later.
         with one_snapshot():
-            actual, derived = Access.objects.count(), storage.access_count()
+            actual, derived = Access.objects.count(), access_queries.access_count()
             hours_off = _hourly_drift()
         with transaction.atomic():
             if actual != derived:

@@ -1,11 +1,11 @@
-"""visits/storage.py: the page's SQL, storing an access and reading the access count."""
+"""visits/access_queries.py: the page's SQL, storing an access and reading the access count."""
 
 import pytest
 from django.db import connection
 
 from tests.support.database import add_to_slot
+from visits.access_queries import StoredAccess, access_count, store_access
 from visits.models import Access, AccessCountSlot
-from visits.storage import StoredAccess, access_count, store_access
 
 pytestmark = pytest.mark.django_db
 
