@@ -50,24 +50,31 @@ with exit_on_bad_configuration():
     # started by mistake fails instead of silently sharing the port.
     reuse_port = env_bool("WEB_REUSE_PORT", False)
 
-    # Threads let one worker overlap the waits on PostgreSQL and Redis; several
-    # workers use both cores. Chosen by measurement with keep-alive below (the
-    # figures are in docs/benchmark.md, "What the measurements decided"): 2
-    # workers of 8 threads served the most at 16 and at 64 clients; gthread keeps
-    # a slow client from holding a whole worker.
+    # Worker processes: WEB_CONCURRENCY is gunicorn's own variable, which it reads
+    # before gunicorn.conf.py, so it is a whole number or left out (an empty value
+    # stops gunicorn with a traceback). Threads let one worker overlap the waits on
+    # PostgreSQL and Redis; several workers use both cores. Chosen by measurement
+    # with keep-alive below (the figures are in docs/benchmark.md, "What the
+    # measurements decided"): 2 workers of 8 threads served the most at 16 and at
+    # 64 clients; gthread keeps a slow client from holding a whole worker.
     workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
     # gthread, except that requests are read in the worker's event loop, so slow
     # clients hold no thread; WEB_REQUEST_TIMEOUT bounds how long one may take. It
     # is read by each worker, and here too so that a bad value stops the server.
     worker_class = env_str("WEB_WORKER_CLASS", "serving.request_buffering.RequestBufferingWorker")
     web_request_timeout()
+    # Threads in each worker, each serving one request at a time (8: measured with
+    # WEB_CONCURRENCY's 2).
     threads = env_int("WEB_THREADS", 8, minimum=1)
 
+    # Seconds a worker may go without a sign of life before gunicorn kills and
+    # replaces it.
     timeout = env_int("WEB_TIMEOUT", 30)
     # On SIGTERM, workers finish the requests in flight within this many seconds.
     graceful_timeout = env_int("WEB_GRACEFUL_TIMEOUT", 20)
-    # A kept-alive connection saves the client and the worker a new connection
-    # per request. It stays with the worker that accepted it, which with fewer
+    # Seconds a connection is kept open for another request; 0 closes it after each
+    # response. A kept-alive connection saves the client and the worker a new
+    # connection per request. It stays with the worker that accepted it, which with fewer
     # threads than connections left one worker busy while another idled; with 8
     # threads a worker, keeping connections alive served more (docs/benchmark.md).
     keepalive = env_int("WEB_KEEPALIVE", 2)
@@ -80,6 +87,8 @@ with exit_on_bad_configuration():
 
     accesslog = "-"
     errorlog = "-"
+    # The least severe of gunicorn's own lines that are written: debug, info, warning,
+    # error or critical (its access log is written whatever it is).
     loglevel = env_choice("WEB_LOG_LEVEL", "info", _LOG_LEVELS)
     # The same lines as Django's (serving/logs.py): stdout, UTC, text or JSON.
     access_log_format = ACCESS_LOG_FORMAT
@@ -126,6 +135,8 @@ def _prepare_metrics_folder() -> None:
     (visits/metrics.py), which must start empty: a folder of our own in memory,
     or the one given, emptied of the files a previous run left there.
     """
+    # prometheus_client's folder for the workers' samples; unset, one of gunicorn's own
+    # in memory, removed when it exits.
     given = env_str("PROMETHEUS_MULTIPROC_DIR")
     if given:
         for leftover in Path(given).glob("*.db"):

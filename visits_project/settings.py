@@ -32,20 +32,27 @@ from visits_project.env import (
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-# Without a key, sessions and admin logins do not survive a restart; the
-# visits.W001 check says so. gunicorn.conf.py shares one key among workers.
+# Django's secret key: sessions and admin logins need it to survive restarts.
+# Without one, each start generates a random key (with a warning, and the
+# visits.W001 check says so), which gunicorn.conf.py shares among workers.
 # Every secret may also come from a file: DJANGO_SECRET_KEY_FILE, DB_PASS_FILE...
 SECRET_KEY_FROM_ENVIRONMENT = bool(env_secret("DJANGO_SECRET_KEY"))
 SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or get_random_secret_key()
 
+# true shows Django's debug pages, tracebacks and settings included, to anyone
+# who asks: for development only, so off unless set.
 DEBUG = env_bool("DJANGO_DEBUG", False)
 ALLOWED_HOSTS = allowed_hosts()
+# Origins the admin's forms may also be posted from (comma-separated), e.g.
+# https://visits.example.com for the admin behind a proxy.
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 # The networks of the reverse proxies in front of the app: only a request whose
 # socket peer lies in one of them has its X-Forwarded-For read, and gunicorn
 # (gunicorn.conf.py) trusts X-Forwarded-Proto from the same ones. None by default.
 TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
+# Retired for DJANGO_TRUSTED_PROXIES: still set, it stops start-up rather than
+# leave the proxies it meant silently untrusted.
 if env_str("DJANGO_TRUSTED_PROXY_COUNT"):
     raise ImproperlyConfigured(
         "DJANGO_TRUSTED_PROXY_COUNT is no longer read; name your proxies' networks in "
@@ -119,6 +126,9 @@ TEMPLATES = [
 # commands that connect to neither (collectstatic in the image's build,
 # makemigrations --check) need no environment; `make run` starts servers of its
 # own where they are not set (devservices).
+
+# Seconds a connection attempt to PostgreSQL may take before the page answers 503,
+# and how long what was sent to it may go unacknowledged before it is dropped.
 _connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
 # DB_POOL_SIZE bounds the connections of each gunicorn worker process: its threads
 # share that many, from Django's psycopg pool, so that replicas x workers x
@@ -127,6 +137,8 @@ _connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
 # (docs/benchmark.md, "Connections"). 0 turns the pool off: each thread keeps a
 # connection of its own for DB_CONN_MAX_AGE seconds.
 _pool_size = env_int("DB_POOL_SIZE", 2)
+# Seconds a request waits for one of the pool's connections before the page answers
+# 503; also how long the pool goes on trying to reconnect while PostgreSQL is away.
 _pool_timeout = env_float("DB_POOL_TIMEOUT", 5.0)
 _pool = {
     "min_size": 1,
@@ -146,14 +158,23 @@ DATABASES = {
         # persistent connection (DB_POOL_SIZE=0; see its module). The pool checks
         # each connection it lends with a round trip instead.
         "ENGINE": "visits.postgresql",
+        # PostgreSQL's host; unset, db, the exercise's container on its Docker
+        # network, except under `make run`, which then starts a PostgreSQL of its own.
         "HOST": env_str("DB_HOST") or "db",
+        # PostgreSQL's port.
         "PORT": env_int("DB_PORT", 5432, minimum=1),
+        # The database that holds the accesses.
         "NAME": env_str("DB_NAME", "visits"),
+        # The role the service signs in as; `manage.py ensure_app_role` creates one
+        # that is not a superuser and owns DB_NAME.
         "USER": env_str("DB_USER", "postgres"),
+        # DB_USER's password. No default: set the one your PostgreSQL server expects.
         "PASSWORD": env_secret("DB_PASS"),
-        # Pooled or persistent, connections are reused across requests; the
-        # health check replaces one that broke while PostgreSQL was away (the
-        # pool runs it as each request takes a connection).
+        # Seconds each thread keeps a connection of its own where there is no pool
+        # (DB_POOL_SIZE=0); 0 opens one per request. Pooled or persistent,
+        # connections are reused across requests; the health check replaces one
+        # that broke while PostgreSQL was away (the pool runs it as each request
+        # takes a connection).
         "CONN_MAX_AGE": 0 if _pool_size else env_int("DB_CONN_MAX_AGE", 600),
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
@@ -170,7 +191,10 @@ DATABASES = {
             # A slow query or a wait for a lock gives up (503) rather than hold
             # a worker's thread; the maintenance commands set longer ones.
             "options": (
+                # Seconds a query may take before it gives up and the page answers 503.
                 f"-c statement_timeout={env_milliseconds('DB_STATEMENT_TIMEOUT', 5.0)} "
+                # Seconds a wait for a lock may take before it gives up and the page
+                # answers 503.
                 f"-c lock_timeout={env_milliseconds('DB_LOCK_TIMEOUT', 2.0)}"
             ),
             # ...and when the network to the server is cut, no answer comes at
@@ -188,12 +212,22 @@ CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": (
-            f"redis://{env_str('CACHE_HOST') or 'cache'}:{env_int('CACHE_PORT', 6379, minimum=1)}"
+            # Redis's host; unset, cache, the exercise's container on its Docker
+            # network, except under `make run`, which then starts a Redis of its own.
+            f"redis://{env_str('CACHE_HOST') or 'cache'}"
+            # Redis's port.
+            f":{env_int('CACHE_PORT', 6379, minimum=1)}"
+            # The number of the Redis database that holds the counter.
             f"/{env_int('CACHE_DB', 0)}"
         ),
+        # Put before every key the service writes, so that several services (the
+        # tests, the benchmark) can share one Redis database.
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "visits"),
         "OPTIONS": {
+            # Redis's password (its requirepass); none by default.
             "PASSWORD": env_secret("CACHE_PASS") or None,
+            # Seconds to wait for Redis, to connect or for an answer, before a visit
+            # is reported as not counted.
             "SOCKET_CONNECT_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
             "SOCKET_TIMEOUT": env_float("CACHE_TIMEOUT", 1.0),
             # Never resend a command: an INCR whose reply was lost would
@@ -230,10 +264,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
 USE_I18N = True
+# The time zone of the times the pages show, as an IANA name (e.g. UTC); the
+# database stores them in UTC whatever it is.
 TIME_ZONE = env_str("DJANGO_TIME_ZONE", "America/Sao_Paulo")
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Where collectstatic gathers the static files WhiteNoise serves: staticfiles/ in
+# the project where it is not set.
 STATIC_ROOT = env_str("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -272,11 +310,17 @@ SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
+# Seconds browsers are told to reach the site over HTTPS only (HSTS); 0 sends no
+# such header. Browsers remember it: set it once HTTPS works for good.
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0)
+# true: HSTS covers the subdomains too.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+# true: HSTS asks browsers to preload the site (see hstspreload.org before setting it).
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
 
 # Every line on stdout, its time in UTC; DJANGO_LOG_FORMAT=json for one JSON
 # object per line. gunicorn.conf.py sets gunicorn's own loggers the same way.
 LOG_FORMAT = env_choice("DJANGO_LOG_FORMAT", "text", LOG_FORMATS)
+# The least severe of Django's and the app's lines that are written: DEBUG, INFO,
+# WARNING, ERROR or CRITICAL (gunicorn's own follow WEB_LOG_LEVEL).
 LOGGING = logging_config(LOG_FORMAT, env_str("DJANGO_LOG_LEVEL", "INFO"))

@@ -68,6 +68,8 @@ class Command(BaseCommand):
                     port=database["PORT"],
                     dbname=database["NAME"],
                     user=admin,
+                    # DB_ADMIN_USER's password, read by ensure_app_role alone: the service
+                    # itself never holds it.
                     password=env_secret("DB_ADMIN_PASS") or None,
                     connect_timeout=database["OPTIONS"].get("connect_timeout", 3),
                     autocommit=True,
@@ -90,6 +92,8 @@ class Command(BaseCommand):
     def _admin_user(role: str, password: str, database: dict[str, Any]) -> str:
         if database["ENGINE"] != "visits.postgresql":
             raise CommandError("ensure_app_role manages PostgreSQL roles; set DB_HOST.")
+        # The administrator (a role that may create roles, such as postgres) that
+        # ensure_app_role signs in as to create or update the role DB_USER.
         admin = env_str("DB_ADMIN_USER")
         if not admin:
             raise CommandError(

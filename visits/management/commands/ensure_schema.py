@@ -32,10 +32,14 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float)
 
     def handle(self, *args: Any, timeout: float | None, **options: Any) -> None:
+        # true: web applies the migrations as it starts, under a lock. false: a one-off
+        # step applies them (Swarm's db-setup, Kubernetes' init step) and web waits.
         if env_bool("MIGRATE_ON_START", True):
             call_command("migrate_with_lock", verbosity=options["verbosity"])
             return
         if timeout is None:
+            # With MIGRATE_ON_START=false, seconds web waits for the one-off step's
+            # migrations before it gives up.
             timeout = env_float("MIGRATION_WAIT_TIMEOUT", 300.0)
         self._wait_for_migrations(timeout)
 

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, reset: bool, **options: Any) -> None:
+        # The admin's superuser, which ensure_superuser creates or updates; unset, none.
         username = env_str("DJANGO_SUPERUSER_USERNAME")
         if not username:
             self.stdout.write("DJANGO_SUPERUSER_USERNAME is not set; no superuser to ensure.")
@@ -42,6 +43,7 @@ class Command(BaseCommand):
             return
         created = user is None
         user = user or user_model(**{user_model.USERNAME_FIELD: username})
+        # The superuser's e-mail address; none where it is not set.
         user.email = env_str("DJANGO_SUPERUSER_EMAIL")
         user.is_staff = user.is_superuser = user.is_active = True
         user.set_password(self._password(user, username))
@@ -52,6 +54,7 @@ class Command(BaseCommand):
     @staticmethod
     def _password(user: User, username: str) -> str:
         """The password from the environment, once Django's validators accept it for USER."""
+        # The superuser's password, required, and refused where Django's validators refuse it.
         password = env_secret("DJANGO_SUPERUSER_PASSWORD")
         if not password:
             raise CommandError(

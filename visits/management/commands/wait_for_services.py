@@ -29,6 +29,8 @@ class Command(BaseCommand):
         self, *args: Any, timeout: float | None, database_only: bool = False, **options: Any
     ) -> None:
         if timeout is None:
+            # Seconds wait_for_services (as the container starts) and ensure_app_role
+            # wait for their services before failing with what to fix.
             timeout = env_float("WAIT_TIMEOUT", 60.0)
         deadline = time.monotonic() + timeout
         self._wait(health.database_state, deadline, timeout, self._database_hint())
