@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
-from visits.maintenance import set_timeouts
+from visits.repairs import set_timeouts
 
 # Any constant shared by every instance of the service; "visits" in ASCII.
 MIGRATION_LOCK_ID = 0x766973697473

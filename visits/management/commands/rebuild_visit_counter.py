@@ -4,13 +4,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Max
 
 from visits import access_queries, visit_counter
-from visits.maintenance import (
+from visits.models import Access
+from visits.repairs import (
     REPAIR_LOCK_TIMEOUT,
     REPAIR_STATEMENT_TIMEOUT,
     inserts_paused,
     set_timeouts,
 )
-from visits.models import Access
 
 
 class Command(BaseCommand):

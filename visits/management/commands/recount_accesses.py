@@ -7,13 +7,13 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
 from visits import access_queries
-from visits.maintenance import (
+from visits.models import ACCESS_COUNT_SLOTS, Access, AccessCountSlot, HourlyAccessCountSlot
+from visits.repairs import (
     REPAIR_LOCK_TIMEOUT,
     REPAIR_STATEMENT_TIMEOUT,
     one_snapshot,
     set_timeouts,
 )
-from visits.models import ACCESS_COUNT_SLOTS, Access, AccessCountSlot, HourlyAccessCountSlot
 
 # How long a correction waits for a slot's row before it tries the next one: a
 # transaction that writes accesses holds its slot's row until it commits.

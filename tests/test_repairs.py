@@ -1,4 +1,4 @@
-"""visits/maintenance.py: how the repair commands see the access table, and for how long."""
+"""visits/repairs.py: how the repair commands see the access table, and for how long."""
 
 import psycopg
 import pytest
@@ -6,7 +6,7 @@ from django.core.management import CommandError
 from django.db import connection, transaction
 
 from tests.support.database import database_arguments, session_timeouts
-from visits import maintenance
+from visits import repairs
 
 
 def transaction_mode() -> tuple[str, str]:
@@ -28,7 +28,7 @@ def insert_elsewhere(lock_timeout: str = "200ms") -> None:
 @pytest.mark.django_db
 def test_set_timeouts_replaces_the_pages_timeouts_on_this_connection():
     try:
-        maintenance.set_timeouts(statement="30min", lock="5s")
+        repairs.set_timeouts(statement="30min", lock="5s")
         assert session_timeouts() == ("30min", "5s")
     finally:
         with connection.cursor() as cursor:
@@ -38,7 +38,7 @@ def test_set_timeouts_replaces_the_pages_timeouts_on_this_connection():
 
 @pytest.mark.django_db(transaction=True)
 def test_one_snapshot_is_a_read_only_repeatable_read_transaction():
-    with maintenance.one_snapshot():
+    with repairs.one_snapshot():
         inside = transaction_mode()
 
     assert inside == ("repeatable read", "on")
@@ -47,7 +47,7 @@ def test_one_snapshot_is_a_read_only_repeatable_read_transaction():
 
 @pytest.mark.django_db(transaction=True)
 def test_one_snapshot_within_a_transaction_keeps_that_ones_mode():
-    with transaction.atomic(), maintenance.one_snapshot():
+    with transaction.atomic(), repairs.one_snapshot():
         inside = transaction_mode()
 
     assert inside == ("read committed", "off")
@@ -55,7 +55,7 @@ def test_one_snapshot_within_a_transaction_keeps_that_ones_mode():
 
 @pytest.mark.django_db(transaction=True)
 def test_inserts_paused_holds_inserts_until_it_ends():
-    with maintenance.inserts_paused(), pytest.raises(psycopg.errors.LockNotAvailable):
+    with repairs.inserts_paused(), pytest.raises(psycopg.errors.LockNotAvailable):
         insert_elsewhere()
     insert_elsewhere()
 
@@ -66,11 +66,11 @@ def test_inserts_paused_holds_inserts_until_it_ends():
 
 @pytest.mark.django_db(transaction=True)
 def test_inserts_paused_gives_up_on_a_table_another_transaction_keeps_writing(monkeypatch):
-    monkeypatch.setattr(maintenance, "PAUSE_ATTEMPTS", 2)
+    monkeypatch.setattr(repairs, "PAUSE_ATTEMPTS", 2)
 
     with psycopg.connect(**database_arguments()) as writer:
         writer.execute("INSERT INTO visits_access (user_agent) VALUES ('long transaction')")
-        with pytest.raises(CommandError) as error, maintenance.inserts_paused():
+        with pytest.raises(CommandError) as error, repairs.inserts_paused():
             pass
         writer.rollback()
 

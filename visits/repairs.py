@@ -1,4 +1,4 @@
-"""What the maintenance commands share: their timeouts, and how each sees the table."""
+"""What the repair commands share: their timeouts, and how each sees the access table."""
 
 import time
 from collections.abc import Iterator
