@@ -133,5 +133,11 @@ soak: $(VENV)/.dev-installed
 	SOAK_SECONDS=300 SOAK_TIMELINE=docs/soak/timeline.svg PYTEST=$(BIN)/pytest \
 	    tests/stack/run -k test_soak -s $(PYTEST_ARGS)
 
+# Writes docs/configuration.md from the code that reads each variable; a test compares the two.
+.PHONY: docs
+docs: $(VENV)/.runtime-installed
+	$(BIN)/python -m tools.configuration_reference > docs/configuration.md.new
+	mv docs/configuration.md.new docs/configuration.md
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache tests/browser/node_modules

@@ -1,0 +1,1 @@
+"""Tools that write the project's generated files (`make docs`); the service imports none."""
