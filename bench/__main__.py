@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench import load, plot
 from bench.implementations import COMPARED, DESCRIPTIONS, Setting, settings_to_sweep, start
-from bench.scratch import MemorySampler, Scratch, Server, own_servers
+from bench.servers import MemorySampler, Scratch, Server, own_servers
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # How long the server may take to finish the requests wrk left in flight.

@@ -8,7 +8,7 @@ each have one primary, whose rate is then the ceiling of the whole.
   web         pages/s of one replica: wrk on GET / against gunicorn.conf.py as shipped
 
 Each is measured --rounds times, the three interleaved, on this one machine. It
-creates, and removes on exit (Ctrl-C included), a scratch database (bench.scratch,
+creates, and removes on exit (Ctrl-C included), a scratch database (bench.servers,
 on DB_HOST), a redis-server of its own on a free port in a temporary folder, which
 the web replica uses too, and the replica's gunicorn; it touches nothing else.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.scratch import PROJECT_ROOT, Scratch, Server
+from bench.servers import PROJECT_ROOT, Scratch, Server
 from devservices.servers import free_port
 
 INSERT_SCRIPT = PROJECT_ROOT / "bench" / "headroom_insert.sql"

@@ -6,7 +6,7 @@ swept over, and how each is started.
 import sys
 from dataclasses import dataclass
 
-from bench.scratch import Scratch, Server
+from bench.servers import Scratch, Server
 from devservices.servers import free_port
 
 DESCRIPTIONS = {

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench import load
 from bench.implementations import DESCRIPTIONS, GUNICORN_SETTINGS, start
-from bench.scratch import Scratch, children, own_servers
+from bench.servers import Scratch, children, own_servers
 
 # (layer, path prefixes of its frames), innermost first: a sample belongs to the
 # layer of the innermost frame matching one. Frames of the standard library

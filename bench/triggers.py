@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from bench.headroom import INSERT_SCRIPT
-from bench.scratch import Scratch, own_servers
+from bench.servers import Scratch, own_servers
 
 _INSTALLED = "SELECT pg_get_functiondef('visits_access_count_inserted'::regproc)"
 _FUNCTION = """

@@ -26,7 +26,7 @@ def test_increment_key_never_expires():
 
 
 def test_counter_key_is_the_configured_prefix_then_version_then_visit_counter():
-    """The form bench/scratch.py and the soak test read from Redis without Django's cache."""
+    """The form bench/servers.py and the soak test read from Redis without Django's cache."""
     assert cache.make_key(visit_counter.COUNTER_KEY) == "visits-test:1:visit-counter"
 
 

@@ -1,4 +1,7 @@
-"""What the benchmark creates and runs: a scratch database and keys, and the servers."""
+"""
+The benchmark's servers: its own PostgreSQL and Redis, a scratch database and keys on
+them, and the web servers it measures.
+"""
 
 import contextlib
 import os
