@@ -2,7 +2,7 @@
 
 import pytest
 
-from visits.negotiation import preferred_type
+from visits.negotiation import best_offer
 
 OFFERED = [
     "text/plain; charset=utf-8",
@@ -33,8 +33,8 @@ BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;
         (",".join(["image/png"] * 1000 + ["application/json;q=0.1"]), JSON),
     ],
 )
-def test_preferred_type_rates_each_offer_by_its_most_specific_range(accept, chosen):
-    assert preferred_type(accept, OFFERED) == chosen
+def test_best_offer_rates_each_offer_by_its_most_specific_range(accept, chosen):
+    assert best_offer(accept, OFFERED) == chosen
 
 
 @pytest.mark.parametrize(
@@ -50,5 +50,5 @@ def test_preferred_type_rates_each_offer_by_its_most_specific_range(accept, chos
         "\x00;;;=,q=1",
     ],
 )
-def test_preferred_type_nothing_acceptable_is_none(accept):
-    assert preferred_type(accept, OFFERED) is None
+def test_best_offer_nothing_acceptable_is_none(accept):
+    assert best_offer(accept, OFFERED) is None

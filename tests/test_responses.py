@@ -29,8 +29,8 @@ def request(accept: str | None = None):
         ("image/png", None),
     ],
 )
-def test_preferred_type_is_an_offered_type_without_its_charset(accept, media_type):
-    assert responses.preferred_type(request(accept)) == media_type
+def test_media_type_for_is_an_offered_type_without_its_charset(accept, media_type):
+    assert responses.media_type_for(request(accept)) == media_type
 
 
 def test_counts_as_plain_text_are_the_contracts_sentence():

@@ -11,7 +11,7 @@ offered type is rated by the most specific range that matches it.
 from django.http.request import MediaType
 
 
-def preferred_type(accept: str, offered: list[str]) -> str | None:
+def best_offer(accept: str, offered: list[str]) -> str | None:
     """
     The offered type the client rates highest (the earlier offer on a tie), or
     None when every offer is rated 0. An empty header accepts the first offer.

@@ -26,10 +26,10 @@ HEADINGS = {
 }
 
 
-def preferred_type(request: HttpRequest) -> str | None:
-    """The offered media type the client prefers; None when it accepts none of them."""
+def media_type_for(request: HttpRequest) -> str | None:
+    """The page's media type to answer REQUEST in, without charset; None if none is acceptable."""
     accept = request.headers.get("Accept", "")
-    offer = negotiation.preferred_type(accept, _OFFERS)
+    offer = negotiation.best_offer(accept, _OFFERS)
     return offer.removesuffix(CHARSET) if offer else None
 
 
@@ -55,7 +55,7 @@ def counts_response(request: HttpRequest, counts: Counts, media_type: str) -> Ht
 
 def error_response(request: HttpRequest, message: str, status: HTTPStatus) -> HttpResponse:
     """A one-sentence error in the format the client asked for (plain text if none fits)."""
-    media_type = preferred_type(request)
+    media_type = media_type_for(request)
     if media_type == JSON:
         return JsonResponse({"error": message}, status=status)
     if media_type == HTML:

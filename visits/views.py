@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 @vary_on_headers("Accept")
 def index(request: HttpRequest) -> HttpResponse:
     """Count this page view (GET only; HEAD just reads) and answer with both numbers."""
-    media_type = responses.preferred_type(request)
+    media_type = responses.media_type_for(request)
     if media_type is None:
         return responses.error_response(
             request, wording.not_acceptable(), HTTPStatus.NOT_ACCEPTABLE
