@@ -24,7 +24,7 @@ def count_page_view(*, client_address: str | None, user_agent: str) -> Counts:
     outage leaves the access stored and the visit uncounted.
     """
     stored = access_queries.store_access(client_address=client_address, user_agent=user_agent)
-    metrics.ACCESSES_RECORDED.inc()
+    metrics.ACCESSES_STORED.inc()
     visits = visit_counter.increment(stored.access_id)
     (metrics.COUNTER_UNAVAILABLE if visits is None else metrics.VISITS_COUNTED).inc()
     return _counts(stored.access_count, visits)
