@@ -18,7 +18,7 @@ REDIS_PORT ?= 6379
 SERVICES := DB_HOST=$(PG_HOST) DB_PORT=$(PG_PORT) DB_USER=$(PG_USER) DB_PASS=$(PG_PASS) \
     CACHE_HOST=$(REDIS_HOST) CACHE_PORT=$(REDIS_PORT)
 
-SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/make-secrets docker/stack.sh \
+SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/make-secrets docker/common.sh \
     docker/backup docker/restore \
     tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)

@@ -60,8 +60,8 @@ def server_user_runs(program: Path) -> bool:
 
 
 def pg_restore_options() -> list[str]:
-    """The options docker/restore gives pg_restore, read where docker/stack.sh sets them."""
-    script = 'ROOT=$1 && source "$1/docker/stack.sh" && printf "%s\\n" "${PG_RESTORE_OPTIONS[@]}"'
+    """The options docker/restore gives pg_restore, read where docker/common.sh sets them."""
+    script = 'ROOT=$1 && source "$1/docker/common.sh" && printf "%s\\n" "${PG_RESTORE_OPTIONS[@]}"'
     listed = subprocess.run(
         ["bash", "-c", script, "bash", PROJECT_ROOT],
         capture_output=True,
