@@ -14,10 +14,18 @@ import pytest
 
 from bench.__main__ import Run
 from bench.profile import GUNICORN, HANDLER, by_layer, layer_of
+from tests.support.debian_programs import require
 from tests.support.servers import PROJECT_ROOT
 
 
+@pytest.fixture
+def wrk() -> None:
+    """The load generator of every benchmark run."""
+    require("wrk", packages="wrk", tests="benchmark tests")
+
+
 @pytest.mark.processes
+@pytest.mark.usefixtures("wrk")
 def test_bench_smoke_runs_each_implementation_and_counts_agree():
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--database", "test_visits_bench"],
@@ -144,6 +152,7 @@ def test_profile_shares_samples_out_by_layer():
 
 
 @pytest.mark.processes
+@pytest.mark.usefixtures("wrk")
 def test_profile_under_load_writes_its_figures_and_flame_graph(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bench.profile", "--seconds", "1", "--output", str(tmp_path),
@@ -162,6 +171,7 @@ def test_profile_under_load_writes_its_figures_and_flame_graph(tmp_path):
 
 
 @pytest.mark.processes
+@pytest.mark.usefixtures("wrk")
 def test_triggers_measures_each_variant_against_the_migrated_one():
     result = subprocess.run(
         [sys.executable, "-m", "bench.triggers", "--rounds", "1", "--seconds", "1",

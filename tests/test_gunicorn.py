@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -12,6 +11,7 @@ import pytest
 from django.db import connection
 
 from devservices.servers import free_port
+from tests.support.debian_programs import require
 from tests.support.servers import BIN, PROJECT_ROOT, TlsProxy, raw_request
 from visits.models import Access
 
@@ -159,13 +159,7 @@ def test_gunicorn_body_on_get_is_ignored_and_the_view_counted(gunicorn):
 @pytest.fixture
 def tls_proxy():
     """Starts a real nginx terminating TLS in front of a port; removes it afterwards."""
-    if missing := [program for program in ("nginx", "openssl") if shutil.which(program) is None]:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test gunicorn behind TLS: apt-get install nginx-light openssl.")
-        pytest.skip(
-            f"NO TLS PROXY TEST: {' and '.join(missing)} not found on PATH; "
-            "apt-get install nginx-light openssl to run it."
-        )
+    require("nginx", "openssl", packages="nginx-light openssl", tests="TLS proxy tests")
     started: list[TlsProxy] = []
 
     def start(upstream: int) -> TlsProxy:

@@ -29,7 +29,9 @@ from django.urls import resolve
 from kubernetes_validate.utils import all_versions, major_minor
 from packaging.version import Version
 
+from devservices.programs import postgres_bindir
 from devservices.servers import free_port
+from tests.support.debian_programs import require
 from tests.support.servers import PROJECT_ROOT
 from visits.metrics import SCRAPE_PATH
 from visits_project.env import env_bool, env_int, env_networks
@@ -923,10 +925,13 @@ def run_backup(objects: dict, root: Path, **server: str) -> subprocess.Completed
         "PGUSER": os.environ.get("DB_USER", "postgres"),
         "PGDATABASE": "postgres",
     }
+    # The machine's pg_dump, or else that of the PostgreSQL the suite starts (a wheel's).
+    bindir = postgres_bindir()
+    path = os.pathsep.join([os.environ["PATH"], *([str(bindir)] if bindir else [])])
     return subprocess.run(
         ["bash", "-c", backup_script(objects, root)],
         env={
-            "PATH": os.environ["PATH"],
+            "PATH": path,
             **environment(backup_container(objects)),
             **tests_server,
             **server,
@@ -1291,6 +1296,7 @@ def test_managed_overlay_names_the_administrator_once_for_app_role_alone(managed
 
 def test_secret_files_are_ignored_by_git():
     """The files the secretGenerators read never get committed; their folder's .gitignore does."""
+    require("git", packages="git", tests="gitignore tests")
     paths = [path for name in KUSTOMIZATIONS for path in secret_files(KUBERNETES_DIR / name)]
     assert [path.relative_to(KUBERNETES_DIR).as_posix() for path in paths] == [
         "base/secrets/db_password",

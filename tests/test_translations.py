@@ -8,6 +8,7 @@ from pathlib import Path
 import polib
 import pytest
 
+from tests.support.debian_programs import require
 from tests.support.servers import PROJECT_ROOT
 
 CATALOG = PROJECT_ROOT / "visits/locale/pt_BR/LC_MESSAGES/django.po"
@@ -35,6 +36,7 @@ def test_compiled_catalog_matches_its_source():
 
 @pytest.mark.processes
 def test_catalog_holds_every_message_in_the_code(tmp_path: Path):
+    require("xgettext", packages="gettext", tests="message extraction tests")
     copy = tmp_path / "visits"
     shutil.copytree(PROJECT_ROOT / "visits", copy)
     shutil.copy(PROJECT_ROOT / "manage.py", tmp_path)

@@ -78,7 +78,10 @@ def older_pg_dump(transactional_db) -> Path:
         [(number,)] = connection.execute("SHOW server_version_num").fetchall()
     major = int(number) // 10000
     if major >= NEWER_MAJOR:
-        not_here(f"the suite's PostgreSQL is {major} already; point DB_HOST at an older one.")
+        not_here(
+            f"the suite's PostgreSQL is {major} already; point DB_HOST at an older one "
+            "(apt-get install postgresql-15)."
+        )
     # Debian's for that version, the throwaway server's (PG_BINDIR), then PATH's.
     candidates = [Path(f"/usr/lib/postgresql/{major}/bin/pg_dump")]
     if bindir := postgres_bindir():
