@@ -67,9 +67,13 @@ def make_run(run_folder: Path, log_folder: Path, name: str, stop_with: signal.Si
 
 
 def announced_ports(stderr: str, run_folder: Path) -> tuple[int, int]:
-    """The ports of make run's two announcement lines, which must open its standard error."""
+    """
+    The ports of make run's two announcement lines, which must open its standard
+    error, after the line naming the server wheels where the machine has no programs.
+    """
     folder = re.escape(str(run_folder))
     announced = re.match(
+        r"(?:Using the server wheels' .*\n)?"
         rf"DB_HOST is not set; starting PostgreSQL on 127\.0\.0\.1:(?P<postgres>\d+) "
         rf"with its data in {folder}/postgresql\.\n"
         rf"CACHE_HOST is not set; starting Redis on 127\.0\.0\.1:(?P<redis>\d+) "

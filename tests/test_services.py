@@ -47,7 +47,9 @@ print(f"Redis {env['CACHE_HOST']}:{env['CACHE_PORT']}, port {port}", flush=True)
 time.sleep(float(sys.argv[2]))
 sys.exit(int(sys.argv[1]))
 """
+# After the line naming the server wheels, where the machine has no programs.
 ANNOUNCEMENTS = re.compile(
+    r"(?:Using the server wheels' .*\n)?"
     r"No PostgreSQL answers at 127\.0\.0\.1:(?P<configured_postgres>\d+); starting a throwaway "
     r"one for this run on 127\.0\.0\.1:(?P<postgres>\d+)\.\n"
     r"No Redis answers at 127\.0\.0\.1:(?P<configured_redis>\d+); starting a throwaway "
