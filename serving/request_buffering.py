@@ -8,7 +8,7 @@ request's head and body in the event loop that gthread already runs for its
 listening and kept-alive sockets, where a waiting connection costs nothing
 (answering "100 Continue" itself when a client waits for it); a request still
 incomplete after WEB_REQUEST_TIMEOUT seconds is answered 408, and one larger
-than 64 KiB 413, and closed. Threads then run only Django. The README's "Slow clients" section gives
+than 64 KiB 413, and closed. Threads then run only Django. docs/design.md, "Slow clients", gives
 the measurements behind this choice over an asynchronous worker or a proxy.
 """
 

@@ -130,12 +130,12 @@ TEMPLATES = [
 # Seconds a connection attempt to PostgreSQL may take before the page answers 503,
 # and how long what was sent to it may go unacknowledged before it is dropped.
 _connect_timeout = env_int("DB_CONNECT_TIMEOUT", 3, minimum=1)
-# DB_POOL_SIZE bounds the connections of each gunicorn worker process: its threads
-# share that many, from Django's psycopg pool, so that replicas x workers x
-# DB_POOL_SIZE is every connection a deployment can open, however busy it is
-# (README, "Beyond one machine"); it cost no throughput beyond the noise
-# (docs/benchmark.md, "Connections"). 0 turns the pool off: each thread keeps a
-# connection of its own for DB_CONN_MAX_AGE seconds.
+# PostgreSQL connections each gunicorn worker's threads share, from Django's
+# psycopg pool: replicas x workers x DB_POOL_SIZE bounds a deployment's
+# connections, however busy it is (docs/deployment.md, "One meaning of ready, one
+# budget of connections"); it cost no throughput beyond the noise (docs/benchmark.md,
+# "Persistent connections or psycopg's pool"). 0 turns the pool off: each thread
+# keeps a connection of its own for DB_CONN_MAX_AGE seconds.
 _pool_size = env_int("DB_POOL_SIZE", 2)
 # Seconds a request waits for one of the pool's connections before the page answers
 # 503; also how long the pool goes on trying to reconnect while PostgreSQL is away.
