@@ -12,6 +12,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from tests.support.debian_programs import require
 from tests.support.servers import PROJECT_ROOT
 
 NAMES_WIDTH = 29
@@ -59,6 +60,7 @@ def listed(folder: str) -> set[str]:
 
 def tracked(folder: Path) -> set[str]:
     """The names of FOLDER's children that git tracks."""
+    require("git", packages="git", tests="layout tests of tracked files")
     files = subprocess.run(
         ["git", "ls-files", "--", str(folder)], cwd=PROJECT_ROOT, capture_output=True,
         text=True, check=True,
