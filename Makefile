@@ -23,7 +23,10 @@ SHELL_SCRIPTS := .ci/run docker/entrypoint docker/up docker/down docker/make-sec
     tests/stack/run \
     tests/stack/standins/build $(wildcard tests/stack/standins/*/docker-entrypoint.sh)
 
-.PHONY: run serve test test-stack soak bench screenshots lint lock clean
+.PHONY: help run serve test test-stack soak bench screenshots lint lock docs clean
+
+# `make` alone lists the targets.
+.DEFAULT_GOAL := help
 
 # The locks pin every package, transitive ones too, with the hashes of its files:
 # pip installs nothing else, and nothing whose file differs from the one locked.
@@ -134,10 +137,25 @@ soak: $(VENV)/.dev-installed
 	    tests/stack/run -k test_soak -s $(PYTEST_ARGS)
 
 # Writes docs/configuration.md from the code that reads each variable; a test compares the two.
-.PHONY: docs
 docs: $(VENV)/.runtime-installed
 	$(BIN)/python -m tools.configuration_reference > docs/configuration.md.new
 	mv docs/configuration.md.new docs/configuration.md
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .mypy_cache tests/browser/node_modules
+
+# One line per target; tests/test_makefile.py checks that every .PHONY target has its line.
+help:
+	@echo 'make run          serve http://127.0.0.1:8080, with a PostgreSQL and Redis of its own'
+	@echo '                  where DB_HOST and CACHE_HOST are unset'
+	@echo 'make serve        serve from the PostgreSQL and Redis that DB_HOST and CACHE_HOST name'
+	@echo 'make test         lint, then the whole test suite (PYTEST_ARGS passes pytest options)'
+	@echo 'make test-stack   the container suite on a real Docker engine'
+	@echo 'make lint         ruff, ShellCheck, hadolint, mypy and pip-audit'
+	@echo 'make soak         the whole stack for five minutes under load and faults'
+	@echo 'make bench        throughput and latency beside three baselines (BENCH_ARGS)'
+	@echo 'make screenshots  docs/screenshots/ anew, from the running app in Chromium'
+	@echo 'make docs         docs/configuration.md anew, from the code'
+	@echo 'make lock         the requirements locks anew from pyproject.toml (LOCK_ARGS)'
+	@echo 'make clean        remove .venv and what the tools cached'
+	@echo 'make help         this list'
