@@ -189,7 +189,7 @@ DATABASES = {
             "server_side_binding": True,
             "prepare_threshold": 5,
             # A slow query or a wait for a lock gives up (503) rather than hold
-            # a worker's thread; the maintenance commands set longer ones.
+            # a worker's thread; the repair commands set longer ones.
             "options": (
                 # Seconds a query may take before it gives up and the page answers 503.
                 f"-c statement_timeout={env_milliseconds('DB_STATEMENT_TIMEOUT', 5.0)} "
