@@ -1,8 +1,8 @@
 """
 Real servers the tests start and stop themselves: gunicorn serving the project,
 and nginx terminating TLS in front of it, and the HTTP requests sent to them.
-The private PostgreSQL and Redis that a test may take down live in
-tests.support.services.
+The private PostgreSQL and Redis that a test may take down are conftest.py's
+fixtures, on devservices.servers.
 """
 
 import http.client
