@@ -24,7 +24,7 @@ from tests.stack.docker_cli import (
 
 LOST_DB_ENV = (
     "error: {file} is missing but the volume {volume} already holds a database, which a new "
-    "password would not reach; restore the file from a backup, or set a new password as the "
+    "password would not reach; restore the file from a backup, or set a new password as "
     'docs/deployment.md "Lost an env file" shows.'
 )
 OTHER_MAJOR_VERSION = (
