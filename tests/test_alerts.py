@@ -5,15 +5,14 @@ how urgent it is and what to do, tested both firing and silent, and listed in th
 folder's README.
 """
 
-import os
 import re
-import shutil
 import subprocess
 
 import pytest
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
+from tests.support.debian_programs import require
 from tests.support.servers import PROJECT_ROOT
 from visits import metrics
 from visits.models import Access
@@ -56,14 +55,8 @@ def exposed_metric_names() -> set[str]:
 
 @pytest.fixture
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must test the alert rules: apt-get install prometheus (promtool).")
-        pytest.skip(
-            "NO ALERT RULE TESTS: promtool is missing; apt-get install prometheus to run them."
-        )
-    return path
+    require("promtool", packages="prometheus", tests="alert rule tests")
+    return "promtool"
 
 
 def run(*command: str) -> tuple[int, str, str]:
